@@ -1,0 +1,20 @@
+# One entry point for set-up and the common tasks. Every target first makes sure the
+# environment (.venv) exists and matches requirements.txt: a few seconds when it does.
+PY := .venv/bin/python
+
+.PHONY: env demo test data benchmark clean
+
+env:
+	@bash tools/setup_env.sh
+
+demo: env
+	$(PY) tools/demo.py
+
+test: env
+	$(PY) -m pytest -q tests
+
+data: env
+	$(PY) tools/generate_dataset.py
+
+clean:
+	rm -rf work_dirs data

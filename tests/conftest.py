@@ -1,0 +1,3 @@
+import os.path as osp
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
