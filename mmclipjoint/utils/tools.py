@@ -1,0 +1,49 @@
+"""Shared plumbing of ``tools/train.py`` and ``tools/test.py``.
+
+Both are MMDetection's own tools (shipped inside the mmdet package under
+``.mim/tools``), run after two things only this project needs: importing
+``mmclipjoint`` (registries, checkpoint loading) and generating the built-in
+dataset when the config asks for one.
+"""
+import argparse
+import os.path as osp
+import runpy
+import sys
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+
+from ..datasets import prepare_builtin_dataset
+
+
+def mmdet_tool_path(name: str) -> str:
+    """Path of one of MMDetection's tools, e.g. ``'train.py'``."""
+    import mmdet
+    path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'MMDetection tool {name} not found at {path}; mmclipjoint needs an mmdet '
+            f'installed from its wheel (pip install mmdet==3.3.0), which ships its tools')
+    return path
+
+
+def load_cli_config(argv: List[str]) -> Config:
+    """The config named first on a tool's command line, with its ``--cfg-options``."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args, _ = parser.parse_known_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def run_mmdet_tool(name: str, argv: Optional[List[str]] = None) -> None:
+    """Prepare what the config needs, then run MMDetection's ``tools/<name>`` as is."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and not argv[0].startswith('-'):
+        prepare_builtin_dataset(load_cli_config(argv))
+    path = mmdet_tool_path(name)
+    sys.argv = [path] + list(argv)
+    runpy.run_path(path, run_name='__main__')

@@ -1,0 +1,139 @@
+"""The built-in dataset: both layouts load with MMDetection's own readers, the knobs
+produce the counts asked for, and generation is deterministic and reused."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from pycocotools.coco import COCO
+
+from conftest import BASELINE_CONFIG, TINY
+from mmclipjoint.datasets import (SHAPES_CLASSES, ShapesParams, dataset_fingerprint,
+                                  generate_shapes_dataset, long_tail_counts,
+                                  prepare_builtin_dataset)
+from mmdet.datasets import CocoDataset, VOCDataset
+
+
+def test_coco_layout_loads_with_pycocotools_and_cocodataset(tiny_shapes):
+    root, params, meta = tiny_shapes
+    coco = COCO(osp.join(root, 'annotations/instances_train.json'))
+    assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(SHAPES_CLASSES)
+    assert len(coco.getImgIds()) == params.num_train
+    assert len(coco.getAnnIds()) == meta['train']['num_boxes']
+
+    dataset = CocoDataset(
+        data_root=root, ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='VOC2007/JPEGImages/'), metainfo=dict(classes=SHAPES_CLASSES),
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
+                  dict(type='PackDetInputs')])
+    assert len(dataset) == params.num_val
+    sample = dataset[0]
+    assert tuple(sample['inputs'].shape) == (3, params.image_size, params.image_size)
+    boxes = sample['data_samples'].gt_instances.bboxes.tensor
+    assert len(boxes) >= params.min_objects
+    assert (boxes[:, 2:] > boxes[:, :2]).all() and (boxes >= 0).all()
+    assert (boxes <= params.image_size).all()
+
+
+def test_voc_layout_loads_with_vocdataset_and_matches_coco(tiny_shapes):
+    root, params, _ = tiny_shapes
+    voc = VOCDataset(data_root=root, ann_file='VOC2007/ImageSets/Main/train.txt',
+                     data_prefix=dict(sub_data_root='VOC2007/'),
+                     metainfo=dict(classes=SHAPES_CLASSES), pipeline=[])
+    coco = CocoDataset(data_root=root, ann_file='annotations/instances_train.json',
+                       data_prefix=dict(img='VOC2007/JPEGImages/'),
+                       metainfo=dict(classes=SHAPES_CLASSES), pipeline=[])
+    assert len(voc) == len(coco) == params.num_train
+    assert voc.metainfo['dataset_type'] == 'VOC2007'
+    coco_by_path = {info['img_path']: info for info in coco.data_list}
+    for info in voc.data_list:
+        other = coco_by_path[info['img_path']]
+        assert [i['bbox_label'] for i in info['instances']] == \
+            [i['bbox_label'] for i in other['instances']]
+        np.testing.assert_allclose([i['bbox'] for i in info['instances']],
+                                   [i['bbox'] for i in other['instances']])
+
+
+def test_long_tail_counts_follow_the_ratio():
+    counts = long_tail_counts(1000, 6, 10.0)
+    assert counts.sum() == 1000
+    assert (np.diff(counts) <= 0).all()
+    assert counts[0] / counts[-1] == pytest.approx(10.0, rel=0.02)
+    np.testing.assert_array_equal(long_tail_counts(600, 6, 1.0), [100] * 6)
+
+
+def test_imbalance_and_noise_knobs_give_the_counts_asked_for(tiny_shapes):
+    root, params, meta = tiny_shapes
+    train, val = meta['train'], meta['val']
+    true_counts = np.array(train['true_class_counts'])
+    np.testing.assert_array_equal(true_counts,
+                                  long_tail_counts(train['num_boxes'], 6, 4.0))
+    assert true_counts[0] / true_counts[-1] == pytest.approx(4.0, abs=4.0 / true_counts[-1] + 0.05)
+    # Validation is balanced (within one box) and clean.
+    assert max(val['true_class_counts']) - min(val['true_class_counts']) <= 1
+    assert val['flipped_annotation_ids'] == []
+    assert val['label_class_counts'] == val['true_class_counts']
+
+    # Exactly round(noise * N) training labels differ from what the images show,
+    # and every listed flip really is a different class in the annotation file.
+    num_flips = round(params.label_noise * train['num_boxes'])
+    assert len(train['flipped_annotation_ids']) == num_flips
+    anns = {a['id']: a for a in json.load(open(osp.join(root, 'annotations/instances_train.json')))
+            ['annotations']}
+    clean_root = root + '-clean'
+    generate_shapes_dataset(clean_root, ShapesParams(**TINY, imbalance_ratio=4.0, seed=3))
+    clean = {a['id']: a for a in json.load(open(osp.join(
+        clean_root, 'annotations/instances_train.json')))['annotations']}
+    changed = sorted(i for i in anns if anns[i]['category_id'] != clean[i]['category_id'])
+    assert changed == train['flipped_annotation_ids']
+    assert all(anns[i]['bbox'] == clean[i]['bbox'] for i in anns)  # only labels change
+    for ann_id, true_name in zip(train['flipped_annotation_ids'], train['flipped_true_labels']):
+        assert SHAPES_CLASSES[clean[ann_id]['category_id'] - 1] == true_name
+    # Validation files are identical with and without noise.
+    for split_file in ('annotations/instances_val.json', 'VOC2007/ImageSets/Main/val.txt'):
+        assert open(osp.join(root, split_file)).read() == \
+            open(osp.join(clean_root, split_file)).read()
+
+
+def test_same_seed_same_files_and_reuse(tmp_path):
+    params = ShapesParams(image_size=64, num_train=6, num_val=3, seed=11)
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    generate_shapes_dataset(a, params)
+    generate_shapes_dataset(b, params)
+    assert dataset_fingerprint(a) == dataset_fingerprint(b)
+    generate_shapes_dataset(str(tmp_path / 'c'), ShapesParams(image_size=64, num_train=6,
+                                                              num_val=3, seed=12))
+    assert dataset_fingerprint(str(tmp_path / 'c')) != dataset_fingerprint(a)
+
+    # Matching parameters: nothing is rewritten. Other parameters: regenerated in place.
+    stamp = os.stat(osp.join(a, 'meta.json')).st_mtime_ns
+    generate_shapes_dataset(a, params)
+    assert os.stat(osp.join(a, 'meta.json')).st_mtime_ns == stamp
+    meta = generate_shapes_dataset(a, ShapesParams(image_size=64, num_train=5, num_val=3,
+                                                   seed=11))
+    assert meta['train']['num_images'] == 5
+    assert len(os.listdir(osp.join(a, 'VOC2007/JPEGImages'))) == 5 + 3
+    assert not [n for n in os.listdir(tmp_path) if n.startswith('.shapes-')]
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match='imbalance_ratio'):
+        ShapesParams(imbalance_ratio=0.5)
+    with pytest.raises(ValueError, match='label_noise'):
+        ShapesParams(label_noise=1.5)
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['noise'\]"):
+        ShapesParams.from_dict(dict(noise=0.1))
+
+
+def test_config_classes_match_generator_and_are_checked(tmp_path):
+    cfg = Config.fromfile(BASELINE_CONFIG)
+    assert tuple(cfg.metainfo['classes']) == SHAPES_CLASSES
+    assert cfg.model.roi_head.bbox_head.num_classes == len(SHAPES_CLASSES)
+    cfg.builtin_dataset.update(root=str(tmp_path / 'd'), image_size=64, num_train=2, num_val=1)
+    prepare_builtin_dataset(cfg)
+    assert osp.isfile(tmp_path / 'd' / 'meta.json')
+    cfg.metainfo = dict(classes=SHAPES_CLASSES[::-1])
+    with pytest.raises(ValueError, match='metainfo.classes in the config .* fix: set metainfo'):
+        prepare_builtin_dataset(cfg)
