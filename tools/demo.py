@@ -18,8 +18,11 @@ import mmclipjoint  # noqa: F401
 from mmclipjoint.datasets import prepare_builtin_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The stock baseline and the joint model: same data, same schedule, same detector,
+# the joint one with the contrastive branch added to its bbox head.
 DEFAULT_CONFIGS = [
     osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py'),
+    osp.join(ROOT, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'),
 ]
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 

@@ -1,0 +1,30 @@
+# CLIP-Joint-Detect on the built-in shapes dataset: the main job's joint model. It
+# differs from ../faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py (the baseline)
+# in roi_head.bbox_head only.
+#
+# CLIP weights cannot be downloaded on the machines this demo must run on, so the
+# class embeddings start at random here (init='random', asked for explicitly; the
+# bank warns). With CLIP weights at hand use ./ablations/*_clip-init_* or set
+# text_bank.init='clip' (clip.pretrained: a tag or a local checkpoint path).
+_base_ = '../faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py'
+
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(
+            type='ContrastiveBBoxHead',
+            proj_hidden_dims=256,
+            text_bank=dict(
+                type='TextEmbeddingBank',
+                class_names={{_base_.metainfo.classes}},
+                embed_dims=512,
+                init='random',
+                clip=dict(model='ViT-B-32', pretrained='openai',
+                          templates=['a photo of a {}.']),
+                learnable=True,
+                temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
+                background=True),
+            loss_contrastive=dict(
+                type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
+            inference='stock')))
+
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))

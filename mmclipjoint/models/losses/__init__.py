@@ -1,0 +1,3 @@
+from .infonce_loss import InfoNCELoss
+
+__all__ = ['InfoNCELoss']
