@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 from pycocotools.coco import COCO
 
-from conftest import BASELINE_CONFIG, TINY
+from conftest import BASELINE_CONFIG, REPO, TINY
 from mmclipjoint.datasets import (SHAPES_CLASSES, ShapesParams, dataset_fingerprint,
                                   generate_shapes_dataset, long_tail_counts,
                                   prepare_builtin_dataset)
@@ -134,6 +134,26 @@ def test_config_classes_match_generator_and_are_checked(tmp_path):
     cfg.builtin_dataset.update(root=str(tmp_path / 'd'), image_size=64, num_train=2, num_val=1)
     prepare_builtin_dataset(cfg)
     assert osp.isfile(tmp_path / 'd' / 'meta.json')
-    cfg.metainfo = dict(classes=SHAPES_CLASSES[::-1])
-    with pytest.raises(ValueError, match='metainfo.classes in the config .* fix: set metainfo'):
+    cfg.val_dataloader.dataset.metainfo = dict(classes=SHAPES_CLASSES[::-1])
+    with pytest.raises(ValueError, match=r'val_dataloader.dataset.metainfo.classes in the '
+                                         r'config .* fix: set metainfo'):
         prepare_builtin_dataset(cfg)
+
+
+@pytest.mark.parametrize('layout', ['shapes_coco', 'shapes_voc'])
+def test_dataset_configs_build_with_mmdets_datasets_and_metrics(tiny_shapes, layout):
+    from mmdet.registry import DATASETS, METRICS
+    root = tiny_shapes[0]
+    cfg = Config.fromfile(osp.join(REPO, f'configs/_base_/datasets/{layout}.py'))
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        dataset = DATASETS.build(dict(loader.dataset, data_root=root))
+        assert type(dataset).__name__ == ('VOCDataset' if layout == 'shapes_voc'
+                                          else 'CocoDataset')
+        assert dataset.metainfo['classes'] == SHAPES_CLASSES
+        sample = dataset[0]
+        assert sample['inputs'].shape[1:] == (160, 160)  # the configs' image scale
+    evaluator = dict(cfg.val_evaluator)
+    if 'ann_file' in evaluator:  # CocoMetric reads the annotations when it is built
+        evaluator['ann_file'] = osp.join(root, 'annotations/instances_val.json')
+    metric = METRICS.build(evaluator)
+    assert type(metric).__name__ == ('VOCMetric' if layout == 'shapes_voc' else 'CocoMetric')

@@ -373,8 +373,9 @@ def prepare_builtin_dataset(cfg, logger=print) -> Optional[Dict]:
     """Make sure the built-in dataset a config asks for exists on disk.
 
     A config asks for it with a top-level ``builtin_dataset = dict(root=..., **params)``
-    (see ``configs/_base_/datasets/shapes_coco.py``). Configs without it are left alone.
-    The dataset's class names are checked against the config's ``metainfo``.
+    (see ``configs/_base_/datasets/shapes_parts.py``). Configs without it are left alone.
+    The dataset's class names are checked against the ``metainfo`` of the config's
+    dataloaders.
     """
     spec = cfg.get('builtin_dataset')
     if spec is None:
@@ -382,10 +383,12 @@ def prepare_builtin_dataset(cfg, logger=print) -> Optional[Dict]:
     spec = dict(spec)
     root = spec.pop('root')
     meta = generate_shapes_dataset(root, ShapesParams.from_dict(spec), logger=logger)
-    classes = tuple(cfg.get('metainfo', {}).get('classes', SHAPES_CLASSES))
-    if classes != tuple(meta['classes']):
-        raise ValueError(
-            f'metainfo.classes in the config {classes} differ from the classes of the '
-            f'built-in dataset in {root}/meta.json {tuple(meta["classes"])}; fix: set '
-            f'metainfo = dict(classes={tuple(meta["classes"])})')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg.get(loader, {}).get('dataset', {})
+        classes = tuple(dataset.get('metainfo', {}).get('classes', ()))
+        if classes and classes != tuple(meta['classes']):
+            raise ValueError(
+                f'{loader}.dataset.metainfo.classes in the config {classes} differ from the '
+                f'classes of the built-in dataset in {root}/meta.json {tuple(meta["classes"])};'
+                f' fix: set metainfo = dict(classes={tuple(meta["classes"])})')
     return meta

@@ -8,22 +8,22 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type=dataset_type,
-        data_root={{_base_.data_root}},
-        metainfo={{_base_.metainfo}},
+        data_root={{_base_.shapes_data_root}},
+        metainfo={{_base_.shapes_metainfo}},
         ann_file='VOC2007/ImageSets/Main/train.txt',
         data_prefix=dict(sub_data_root='VOC2007/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=8, bbox_min_size=8),
-        pipeline={{_base_.train_pipeline}}))
+        pipeline={{_base_.shapes_train_pipeline}}))
 val_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type=dataset_type,
-        data_root={{_base_.data_root}},
-        metainfo={{_base_.metainfo}},
+        data_root={{_base_.shapes_data_root}},
+        metainfo={{_base_.shapes_metainfo}},
         ann_file='VOC2007/ImageSets/Main/val.txt',
         data_prefix=dict(sub_data_root='VOC2007/'),
         test_mode=True,
-        pipeline={{_base_.test_pipeline}}))
+        pipeline={{_base_.shapes_test_pipeline}}))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='VOCMetric', metric='mAP', eval_mode='area')
 test_evaluator = val_evaluator
