@@ -62,7 +62,9 @@ class InfoNCELoss(nn.Module):
                 number (weight sum) of foreground samples.
 
         Returns:
-            dict: ``loss_infonce`` and, when ``aux_loss_weight > 0``, ``loss_aux_ce``.
+            dict: ``loss_infonce`` and, when ``aux_loss_weight > 0``, ``loss_aux_ce``;
+            also ``infonce_acc``, the top-1 accuracy (%) of the contrastive branch on the
+            foreground (logged, not optimised, like the stock heads' ``acc``).
         """
         logits = logits.float()
         with_background = logits.shape[1] == num_classes + 1
@@ -85,6 +87,9 @@ class InfoNCELoss(nn.Module):
         else:
             infonce = zero
         losses['loss_infonce'] = self.loss_weight * infonce
+        with torch.no_grad():
+            losses['infonce_acc'] = (fg_logits.argmax(1) == fg_labels).float().mean() * 100 \
+                if fg_labels.numel() else logits.new_tensor(0.0)
 
         if self.aux_loss_weight > 0:
             if self.aux_samples == 'all':

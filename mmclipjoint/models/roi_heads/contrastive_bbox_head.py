@@ -105,4 +105,6 @@ class ContrastiveBBoxHead(Shared2FCBBoxHead):
                                'RoIs first (as StandardRoIHead.bbox_loss does)')
         losses.update(self.loss_contrastive(region_logits, labels, self.num_classes,
                                             weights=label_weights))
+        # Logged (not optimised): how sharp the learned temperatures have become.
+        losses['text_logit_scale'] = self.text_bank.logit_scale().detach().mean()
         return losses
