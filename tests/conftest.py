@@ -81,6 +81,11 @@ def shapes_batch(root, indices, config_path=BASELINE_CONFIG, split='train'):
     pipeline = [t for t in loader.dataset.pipeline if t['type'] != 'RandomFlip']
     dataset = CocoDataset(data_root=root, ann_file=f'annotations/instances_{split}.json',
                           data_prefix=dict(img='VOC2007/JPEGImages/'),
-                          metainfo=cfg.metainfo, pipeline=pipeline,
+                          metainfo=loader.dataset.metainfo, pipeline=pipeline,
                           test_mode=split != 'train')
     return pseudo_collate([dataset[i] for i in indices])
+
+YOLOX_BASELINE = osp.join(REPO, 'configs/yolox/yolox_tiny_12e_shapes.py')
+YOLOX_JOINT = osp.join(REPO, 'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py')
+RTMDET_BASELINE = osp.join(REPO, 'configs/rtmdet/rtmdet_tiny_12e_shapes.py')
+RTMDET_JOINT = osp.join(REPO, 'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py')

@@ -1,0 +1,5 @@
+# Ablation: inference fuses the stock sigmoid class scores with the contrastive class
+# probabilities (w = 0.5) instead of skipping the branch.
+_base_ = '../rtmdet_tiny_clip-joint_12e_shapes.py'
+
+model = dict(bbox_head=dict(inference='fused', fusion_weight=0.5))

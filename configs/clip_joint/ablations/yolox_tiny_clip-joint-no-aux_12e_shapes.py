@@ -1,0 +1,5 @@
+# Ablation: InfoNCE on the assigned positive cells only, no auxiliary cross-entropy
+# over the background cells.
+_base_ = '../yolox_tiny_clip-joint_12e_shapes.py'
+
+model = dict(bbox_head=dict(loss_contrastive=dict(aux_loss_weight=0.0)))

@@ -1,0 +1,33 @@
+# Stock YOLOX-tiny on the built-in shapes dataset (one-stage baseline). MMDetection's
+# yolox_tiny config with the dataset, schedule and hooks changed: no Mosaic/MixUp
+# (MultiImageMixDataset) and therefore no YOLOXModeSwitchHook, no multi-scale batch
+# resizing, and no EMA (its 1e-4 momentum needs far more than 1200 iterations).
+_base_ = [
+    'mmdet::yolox/yolox_tiny_8xb8-300e_coco.py',
+    '../_base_/datasets/shapes_parts.py',
+]
+
+model = dict(
+    data_preprocessor=dict(batch_augments=None),
+    bbox_head=dict(num_classes=6))
+
+train_dataloader = dict(batch_size=4, num_workers=2, dataset={{_base_.shapes_train_dataset}})
+val_dataloader = dict(batch_size=4, num_workers=2, dataset={{_base_.shapes_val_dataset}})
+test_dataloader = val_dataloader
+val_evaluator = {{_base_.shapes_evaluator}}
+test_evaluator = val_evaluator
+
+max_epochs = 12
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='CosineAnnealingLR', eta_min=0.0005, begin=1, end=max_epochs, T_max=max_epochs - 1,
+         by_epoch=True, convert_to_iter_based=True)
+]
+optim_wrapper = dict(optimizer=dict(lr=0.01))
+custom_hooks = []
+default_hooks = dict(
+    logger=dict(interval=25),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))
+log_processor = dict(window_size=25)
+auto_scale_lr = dict(base_batch_size=4)
