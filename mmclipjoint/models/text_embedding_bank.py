@@ -33,7 +33,6 @@ EMBEDDING_FILE_VERSION = 1
 DEFAULT_NAME_MAP = {
     'aeroplane': 'airplane',
     'diningtable': 'dining table',
-    'motorbike': 'motorbike',
     'pottedplant': 'potted plant',
     'tvmonitor': 'tv monitor',
 }
