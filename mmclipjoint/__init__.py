@@ -5,5 +5,5 @@ mmengine load local training checkpoints under torch >= 2.6 (see
 :mod:`mmclipjoint.utils.checkpoint`). Configs do it with
 ``custom_imports = dict(imports=['mmclipjoint'], allow_failed_imports=False)``.
 """
-from . import datasets, models, utils  # noqa: F401
+from . import datasets, engine, models, utils  # noqa: F401
 from .version import __version__  # noqa: F401

@@ -1,4 +1,9 @@
+import glob
+import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
@@ -89,3 +94,47 @@ YOLOX_BASELINE = osp.join(REPO, 'configs/yolox/yolox_tiny_12e_shapes.py')
 YOLOX_JOINT = osp.join(REPO, 'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py')
 RTMDET_BASELINE = osp.join(REPO, 'configs/rtmdet/rtmdet_tiny_12e_shapes.py')
 RTMDET_JOINT = osp.join(REPO, 'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py')
+
+
+# ---- running the real tools on tiny data -------------------------------------------
+
+TINY_RUN = [
+    'builtin_dataset.image_size=96', 'builtin_dataset.num_train=8', 'builtin_dataset.num_val=4',
+    'train_dataloader.batch_size=2', 'default_hooks.logger.interval=1',
+    'default_hooks.checkpoint.interval=1', 'randomness.seed=0',
+] + [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+     for key in ('num_workers=0', 'persistent_workers=False')]
+ITERS_PER_EPOCH = 4  # 8 images, batch 2
+HELPERS = osp.join(REPO, 'tests', 'helpers')
+
+
+def run_tool(tool, *args, cwd, check=True, env=None, launcher=None):
+    """Run tools/<tool> (or ``launcher``, e.g. dist_train.sh) in a fresh process."""
+    command = (['bash', osp.join(REPO, 'tools', launcher)] if launcher
+               else [sys.executable, osp.join(REPO, 'tools', tool)])
+    environ = dict(os.environ, PYTHONPATH=HELPERS + os.pathsep + os.environ.get('PYTHONPATH', ''),
+                   **(env or {}))
+    proc = subprocess.run(command + list(args), cwd=cwd, capture_output=True, text=True,
+                          timeout=900, env=environ)
+    output = proc.stdout + proc.stderr
+    if check:
+        assert proc.returncode == 0, f'{tool or launcher} failed:\n{output[-6000:]}'
+    return output if check else (proc.returncode, output)
+
+
+def scalars(work_dir):
+    """Log records of the newest run in work_dir (LoggerHook's json log: under vis_data/
+    for training, beside the text log for testing)."""
+    newest = sorted(glob.glob(osp.join(work_dir, '2*')))[-1]
+    stamp = osp.basename(newest)
+    (path, ) = [p for p in (osp.join(newest, 'vis_data', f'{stamp}.json'),
+                            osp.join(newest, f'{stamp}.json')) if osp.isfile(p)]
+    return [json.loads(line) for line in open(path)]
+
+
+def write_config(path, base, **fields):
+    """A config file that inherits ``base`` and sets ``fields`` (Python literals)."""
+    lines = [f'_base_ = {base!r}'] + [f'{k} = {v}' for k, v in fields.items()]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return str(path)

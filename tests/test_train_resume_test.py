@@ -3,44 +3,15 @@
 Runs tools/train.py and tools/test.py as a user would (subprocesses, cwd in a temporary
 folder so that the built-in dataset and work dirs land there) on tiny images.
 """
-import glob
-import json
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from conftest import BASELINE_CONFIG, REPO
+from conftest import BASELINE_CONFIG, ITERS_PER_EPOCH, TINY_RUN, run_tool, scalars
 from mmclipjoint.utils import load_local_training_checkpoint
-
-TINY_RUN = [
-    'builtin_dataset.image_size=96', 'builtin_dataset.num_train=8', 'builtin_dataset.num_val=4',
-    'train_dataloader.batch_size=2', 'default_hooks.logger.interval=1',
-    'default_hooks.checkpoint.interval=1', 'randomness.seed=0',
-] + [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-     for key in ('num_workers=0', 'persistent_workers=False')]
-ITERS_PER_EPOCH = 4  # 8 images, batch 2
-
-
-def run_tool(tool, *args, cwd):
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', tool), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f'{tool} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
-    return proc.stdout + proc.stderr
-
-
-def scalars(work_dir):
-    """Log records of the newest run in work_dir (LoggerHook's json log: under vis_data/
-    for training, beside the text log for testing)."""
-    newest = sorted(glob.glob(osp.join(work_dir, '2*')))[-1]
-    stamp = osp.basename(newest)
-    (path, ) = [p for p in (osp.join(newest, 'vis_data', f'{stamp}.json'),
-                            osp.join(newest, f'{stamp}.json')) if osp.isfile(p)]
-    return [json.loads(line) for line in open(path)]
 
 
 def train_args(work_dir, max_epochs, *extra):
@@ -88,6 +59,21 @@ def test_tools_test_evaluates_a_saved_checkpoint(trained, tmp_path):
     for key in ('coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l'):
         # -1 is pycocotools' "no ground truth of that size"
         assert record[key] == -1.0 or 0.0 <= record[key] <= 1.0
+
+
+def test_mmdets_own_test_tool_works_through_custom_imports(trained, tmp_path):
+    """No mmclipjoint tool involved: the config's custom_imports registers everything and
+    makes the checkpoint loadable (the data exists already, from training)."""
+    import subprocess
+    import sys
+
+    from mmclipjoint.utils.tools import mmdet_tool_path
+    ckpt = osp.join(trained['work_dir'], 'epoch_2.pth')
+    proc = subprocess.run([sys.executable, mmdet_tool_path('test.py'), BASELINE_CONFIG, ckpt,
+                           '--work-dir', str(tmp_path), '--cfg-options', *TINY_RUN],
+                          cwd=trained['cwd'], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert any('coco/bbox_mAP' in r for r in scalars(str(tmp_path)))
 
 
 def test_load_from_a_saved_checkpoint_starts_a_new_run(trained, tmp_path):

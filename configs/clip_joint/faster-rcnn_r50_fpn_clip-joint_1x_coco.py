@@ -17,3 +17,10 @@ model = dict(
             loss_contrastive=dict(type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5))))
 
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))
+
+# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
+custom_hooks = [
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]

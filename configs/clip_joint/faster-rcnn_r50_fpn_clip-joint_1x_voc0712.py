@@ -31,3 +31,10 @@ model = dict(
 
 # No weight decay on the text embeddings and temperatures (as in CLIP).
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))
+
+# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
+custom_hooks = [
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]

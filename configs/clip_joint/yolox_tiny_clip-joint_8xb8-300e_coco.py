@@ -19,3 +19,14 @@ model = dict(
         inference='stock'))
 
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))
+
+# The stock config's hooks (a list is replaced, not merged), then mmclipjoint's.
+custom_hooks = [
+    dict(type='YOLOXModeSwitchHook', num_last_epochs=15, priority=48),
+    dict(type='SyncNormHook', priority=48),
+    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, update_buffers=True,
+         priority=49),
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]

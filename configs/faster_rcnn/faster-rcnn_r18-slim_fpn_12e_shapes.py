@@ -48,3 +48,10 @@ default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))
 log_processor = dict(window_size=25)
+
+# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
+custom_hooks = [
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]

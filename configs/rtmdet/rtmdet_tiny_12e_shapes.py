@@ -22,7 +22,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=0.0002, begin=1, end=max_epochs, T_max=max_epochs - 1,
          by_epoch=True, convert_to_iter_based=True)
 ]
-custom_hooks = []
+custom_hooks = [
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))

@@ -25,7 +25,11 @@ param_scheduler = [
          by_epoch=True, convert_to_iter_based=True)
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.01))
-custom_hooks = []
+custom_hooks = [
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))

@@ -23,6 +23,8 @@ Two knobs make it a test bed for robustness to the problems the paper targets:
 Everything is a pure function of the parameters (``seed`` included): the same
 parameters give byte-identical files.
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
@@ -318,6 +320,20 @@ def _read_meta(root: str) -> Optional[dict]:
         return None
 
 
+@contextlib.contextmanager
+def _exclusive(root: str):
+    """Hold a lock beside ``root``: the processes of a multi-process run all prepare the
+    data, and exactly one of them writes it."""
+    path = osp.abspath(root) + '.lock'
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def generate_shapes_dataset(root: str, params: Optional[ShapesParams] = None,
                             force: bool = False, logger=print) -> dict:
     """Generate the dataset under ``root``, or reuse it when the parameters match.
@@ -328,7 +344,11 @@ def generate_shapes_dataset(root: str, params: Optional[ShapesParams] = None,
     Returns:
         dict: the content of ``meta.json`` (parameters, per-split counts, flips).
     """
-    params = params or ShapesParams()
+    with _exclusive(root):
+        return _generate_unlocked(root, params or ShapesParams(), force, logger)
+
+
+def _generate_unlocked(root: str, params: ShapesParams, force: bool, logger) -> dict:
     wanted = dict(params=asdict(params), classes=list(SHAPES_CLASSES),
                   generator_version=GENERATOR_VERSION)
     meta = _read_meta(root)

@@ -39,11 +39,39 @@ def load_cli_config(argv: List[str]) -> Config:
     return cfg
 
 
+def _cpu_distributed_options(argv: List[str]) -> List[str]:
+    """Make ``--launcher pytorch`` (torchrun) work on machines without CUDA.
+
+    mmengine's launcher calls ``torch.cuda.set_device`` and its Runner gives DDP
+    ``device_ids``, both of which fail on CPU processes. mmengine initialises the
+    process group only when none exists, so here it is initialised with gloo from
+    torchrun's environment, and the CPU-aware model wrapper is selected.
+    """
+    launcher = next((a.split('=', 1)[1] for a in argv if a.startswith('--launcher=')), None)
+    if '--launcher' in argv[:-1]:
+        launcher = argv[argv.index('--launcher') + 1]
+    import torch
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return []
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    return ['--cfg-options', 'model_wrapper_cfg.type=CPUDistributedDataParallel']
+
+
 def run_mmdet_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """Prepare what the config needs, then run MMDetection's ``tools/<name>`` as is."""
     argv = sys.argv[1:] if argv is None else argv
+    if '--amp' in argv:
+        import torch
+        if not torch.cuda.is_available():
+            raise SystemExit(
+                f'{name}: --amp (mixed precision) needs a CUDA GPU and none is available '
+                f"here; mmengine's AmpOptimWrapper would stop with an assertion. Fix: run "
+                f'without --amp on the CPU.')
     if argv and not argv[0].startswith('-'):
         prepare_builtin_dataset(load_cli_config(argv))
+    argv = list(argv) + _cpu_distributed_options(argv)
     path = mmdet_tool_path(name)
-    sys.argv = [path] + list(argv)
+    sys.argv = [path] + argv
     runpy.run_path(path, run_name='__main__')

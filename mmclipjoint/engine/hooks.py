@@ -1,0 +1,173 @@
+"""Runner hooks that make joint training safe to run for days: checks before the first
+iteration, reduced and guarded losses, and random state that survives resume."""
+import math
+import random
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+from mmengine.dist import all_reduce, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmdet.registry import HOOKS
+
+# Parameters that exist only in a joint model: a stock checkpoint cannot have them.
+JOINT_ONLY_KEYS = ('.text_bank.', '.projection.', '.contrastive.')
+
+
+def contrastive_heads(model) -> Dict[str, object]:
+    """``{module name: head}`` of every head of ``model`` that carries a text bank."""
+    model = model.module if is_model_wrapper(model) else model
+    return {name: module for name, module in model.named_modules()
+            if hasattr(module, 'text_bank') and not name.endswith('text_bank')}
+
+
+def dataset_classes(dataloader) -> Optional[tuple]:
+    dataset = getattr(dataloader, 'dataset', None)
+    classes = getattr(dataset, 'metainfo', {}).get('classes')
+    return tuple(classes) if classes is not None else None
+
+
+@HOOKS.register_module()
+class JointTrainingCheckHook(Hook):
+    """Checks that cost days when they fail late, done before the first iteration.
+
+    * Every text bank's ``class_names`` must equal the training dataset's
+      ``metainfo['classes']`` in content **and order**: label ``i`` of the dataset is
+      scored against text embedding ``i``, so a different order trains the wrong
+      pairing silently.
+    * After ``load_from`` (not resume), one line says what was loaded: every shared
+      weight is expected in the checkpoint; the joint model's own parameters (bank,
+      projection) are reported as new, keeping their CLIP/file/initialised values.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        self._check_class_names(runner)
+        if runner._load_from and not runner._resume:
+            self._report_load_from(runner, runner._load_from)
+
+    def _check_class_names(self, runner) -> None:
+        classes = dataset_classes(runner.train_dataloader)
+        if classes is None:
+            return
+        for name, head in contrastive_heads(runner.model).items():
+            bank_classes = tuple(head.text_bank.class_names)
+            if bank_classes == classes:
+                continue
+            if sorted(bank_classes) == sorted(classes):
+                first = next(i for i, (a, b) in enumerate(zip(bank_classes, classes)) if a != b)
+                problem = (f'the same names in another order (label {first} is '
+                           f"'{classes[first]}' in the dataset but '{bank_classes[first]}' in "
+                           f'the bank)')
+            else:
+                problem = (f'different names (only in the bank: '
+                           f'{sorted(set(bank_classes) - set(classes))}, only in the dataset: '
+                           f'{sorted(set(classes) - set(bank_classes))})')
+            raise ValueError(
+                f'model.{name}.text_bank.class_names and train_dataloader.dataset.metainfo'
+                f"['classes'] in {runner.cfg.filename} have {problem}; fix: give text_bank."
+                f"class_names the dataset's classes in label order, e.g. "
+                f"class_names={{{{_base_.metainfo.classes}}}} or the list {list(classes)}")
+
+    def _report_load_from(self, runner, filename: str) -> None:
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+        stored = set(checkpoint.get('state_dict', checkpoint))
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        missing = [k for k in model.state_dict() if k not in stored]
+        new = [k for k in missing if any(p in k for p in JOINT_ONLY_KEYS)]
+        shared_missing = [k for k in missing if k not in new]
+        groups = sorted({k.rsplit('.', 1)[0].split('.text_bank')[0].split('.projection')[0]
+                         + ('.text_bank' if '.text_bank.' in k else '') for k in new})
+        total = len(model.state_dict())
+        line = (f'load_from {filename}: loaded {total - len(missing)} of the model\'s {total} '
+                f'tensors; {len(new)} are new in the joint model and keep their '
+                f'initialisation (text bank: CLIP / file; projection: random): '
+                f'{", ".join(groups) or "none"}')
+        if shared_missing:
+            line += (f'; WARNING: {len(shared_missing)} weights of the detector itself are '
+                     f'missing too, e.g. {shared_missing[:3]}')
+        runner.logger.info(line)
+
+
+@HOOKS.register_module()
+class LossGuardHook(Hook):
+    """Reduce the logged losses over processes, and stop at the first non-finite one.
+
+    * mmengine logs each process's own losses; on a multi-process run this averages
+      every logged value over the processes first, so the log shows the losses of the
+      whole batch.
+    * A non-finite loss term stops training on every process (they all see the same
+      reduced values, so none is left waiting in a collective), with a message naming
+      the term and the iteration. It runs before ``CheckpointHook``, so no checkpoint of
+      that step is written: the checkpoints already saved stay the last good ones.
+    """
+
+    priority = 'HIGHEST'  # before RuntimeInfoHook / LoggerHook read the outputs
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        if not outputs:
+            return
+        if get_world_size() > 1:
+            keys = sorted(outputs)
+            values = torch.stack([torch.as_tensor(outputs[k], dtype=torch.float64).detach()
+                                  .cpu().reshape(()) for k in keys])
+            all_reduce(values, op='mean')  # in place
+            for key, value in zip(keys, values):
+                outputs[key] = value.to(torch.float32)
+        bad = [key for key, value in outputs.items()
+               if key.startswith('loss') and not math.isfinite(float(value))]
+        bad = [key for key in bad if key != 'loss'] or bad  # name the terms, not their sum
+        if bad:
+            last = runner.message_hub.get_info('last_ckpt')
+            raise FloatingPointError(
+                f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): '
+                f'{", ".join(f"{k}={float(outputs[k])}" for k in bad)}; training stopped '
+                f'before this step could be checkpointed. Last good checkpoint: '
+                f'{last or "none saved yet"}; fix: lower the learning rate or the weight of '
+                f'{bad[0]}, or clip gradients (optim_wrapper.clip_grad), then resume with '
+                f'--resume {last or "<checkpoint>"}')
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Save the random number generators' state in checkpoints and restore it on resume.
+
+    mmengine re-seeds on resume, so a resumed run draws different augmentations and
+    RoI samples than a run that never stopped. With this hook (and
+    ``randomness=dict(seed=..., deterministic=True)``, data loading in the main process),
+    the losses after a resume are those of the uninterrupted run. The state is the one
+    of the process that writes checkpoints (rank 0); other ranks are re-seeded by
+    mmengine as usual. Nothing is restored on ``load_from``, only on resume.
+    """
+
+    priority = 'NORMAL'
+
+    @staticmethod
+    def _state() -> dict:
+        state = dict(python=random.getstate(), numpy=np.random.get_state(),
+                     torch=torch.get_rng_state())
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        return state
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint.setdefault('meta', {})['rng_state'] = {get_rank(): self._state()}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not runner._resume:
+            return
+        states: Dict[int, dict] = checkpoint.get('meta', {}).get('rng_state', {})
+        state = states.get(get_rank())
+        if state is None:
+            return
+        random.setstate(state['python'])
+        np.random.set_state(state['numpy'])
+        torch.set_rng_state(state['torch'])
+        if 'cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])
+

@@ -1,0 +1,216 @@
+"""Reliability: exact resume, fine-tuning from a stock checkpoint, 2-process training,
+and clear errors for bad input that lose nothing. Through the real tools and configs."""
+import json
+import math
+import os.path as osp
+import socket
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from conftest import (BASELINE_CONFIG, ITERS_PER_EPOCH, JOINT_CONFIG, TINY_RUN, run_tool,
+                      scalars, write_config)
+from mmclipjoint.datasets import SHAPES_CLASSES
+from mmclipjoint.models.text_embedding_bank import (embedding_file_metadata,
+                                                    save_embedding_file)
+
+DETERMINISTIC = TINY_RUN + ['randomness.deterministic=True', 'log_processor.window_size=1']
+BANK = 'roi_head.bbox_head.text_bank.'
+
+
+def train(cwd, config, work_dir, max_epochs, *extra, options=(), check=True, **kwargs):
+    return run_tool('train.py', config, '--work-dir', str(work_dir), *extra, '--cfg-options',
+                    *DETERMINISTIC, *options, f'train_cfg.max_epochs={max_epochs}',
+                    f'train_cfg.val_interval={max_epochs + 1}', cwd=cwd, check=check, **kwargs)
+
+
+def losses_by_iter(work_dir):
+    return {r['iter']: {k: v for k, v in r.items() if k.startswith('loss')}
+            for r in scalars(str(work_dir)) if 'loss' in r}
+
+
+def state(path):
+    return CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+
+
+@pytest.fixture(scope='module')
+def cwd(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('reliability'))
+
+
+def test_resume_gives_the_losses_of_a_run_that_never_stopped(cwd, tmp_path):
+    straight, stopped, unhooked = tmp_path / 'straight', tmp_path / 'stopped', tmp_path / 'plain'
+    train(cwd, JOINT_CONFIG, straight, 2)
+    train(cwd, JOINT_CONFIG, stopped, 1)
+    out = train(cwd, JOINT_CONFIG, stopped, 2, '--resume')
+    assert f'resumed epoch: 1, iter: {ITERS_PER_EPOCH}' in out
+
+    expected, resumed = losses_by_iter(straight), losses_by_iter(stopped)
+    later = range(ITERS_PER_EPOCH + 1, 2 * ITERS_PER_EPOCH + 1)
+    assert set(resumed) == set(later)
+    for it in later:
+        assert resumed[it].keys() == expected[it].keys()
+        for key in expected[it]:
+            assert resumed[it][key] == pytest.approx(expected[it][key], rel=1e-5, abs=1e-6), \
+                (it, key)
+    # Text embeddings, temperatures and the optimizer's momentum end identical.
+    a, b = state(straight / 'epoch_2.pth'), state(stopped / 'epoch_2.pth')
+    for key in ('embeddings', 'log_logit_scale', 'background_embedding'):
+        torch.testing.assert_close(a['state_dict'][BANK + key], b['state_dict'][BANK + key])
+    for sa, sb in zip(a['optimizer']['state'].values(), b['optimizer']['state'].values()):
+        torch.testing.assert_close(sa['momentum_buffer'], sb['momentum_buffer'])
+
+    # Control: without the random-state hook mmengine re-seeds and the losses drift.
+    plain_cfg = write_config(tmp_path / 'plain.py', JOINT_CONFIG, custom_hooks=[])
+    train(cwd, plain_cfg, unhooked, 1)
+    train(cwd, plain_cfg, unhooked, 2, '--resume')
+    drifted = losses_by_iter(unhooked)
+    assert any(drifted[it]['loss'] != pytest.approx(expected[it]['loss'], rel=1e-5)
+               for it in later)
+
+
+def test_load_from_a_stock_checkpoint_reports_new_keys_and_keeps_the_bank_init(cwd, tmp_path):
+    train(cwd, BASELINE_CONFIG, tmp_path / 'stock', 1)
+    stock = tmp_path / 'stock' / 'epoch_1.pth'
+    embeddings = torch.nn.functional.normalize(torch.randn(len(SHAPES_CLASSES), 512), dim=-1)
+    emb_file = str(tmp_path / 'shapes_text.pth')
+    save_embedding_file(emb_file, embeddings, embedding_file_metadata(
+        SHAPES_CLASSES, 'ViT-B-32', 'openai', ['a photo of a {}.'], None, 512))
+    out = train(cwd, JOINT_CONFIG, tmp_path / 'joint', 1, options=[
+        f'load_from={stock}', f'model.roi_head.bbox_head.text_bank.init=file',
+        f'model.roi_head.bbox_head.text_bank.embedding_file={emb_file}',
+        'optim_wrapper.optimizer.lr=0.0'])
+    (line, ) = [line for line in out.splitlines() if f'load_from {stock}:' in line]
+    stock_keys = state(stock)['state_dict']
+    assert f'loaded {len(stock_keys)} of the model' in line
+    assert '7 are new in the joint model' in line  # 3 bank + 4 projection tensors
+    assert 'roi_head.bbox_head.text_bank' in line and 'WARNING' not in line
+    # With lr 0 nothing moves: the bank still holds the file's embeddings (not random),
+    # and the shared weights are the stock checkpoint's.
+    joint = state(tmp_path / 'joint' / 'epoch_1.pth')['state_dict']
+    torch.testing.assert_close(joint[BANK + 'embeddings'], embeddings)
+    torch.testing.assert_close(joint['backbone.conv1.weight'], stock_keys['backbone.conv1.weight'])
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def test_two_process_training_on_cpu_with_gloo(cwd, tmp_path):
+    config = write_config(
+        tmp_path / 'dist.py', JOINT_CONFIG,
+        custom_imports="dict(imports=['mmclipjoint', 'mmclipjoint_test_hooks'], "
+                       'allow_failed_imports=False)',
+        custom_hooks="[dict(type='RecordRankHook'), dict(type='JointTrainingCheckHook'), "
+                     "dict(type='LossGuardHook'), dict(type='RandomStateHook')]")
+    work_dir = tmp_path / 'work'
+    run_tool(None, config, '2', '--work-dir', str(work_dir), '--cfg-options', *DETERMINISTIC,
+             'train_cfg.max_epochs=2',
+             'train_cfg.val_interval=3', cwd=cwd, launcher='dist_train.sh',
+             env=dict(PORT=str(free_port()), OMP_NUM_THREADS='1', PYTHON=sys.executable))
+    banks = [torch.load(work_dir / f'rank{r}_bank.pth', weights_only=True) for r in (0, 1)]
+    for key, value in banks[0]['roi_head.bbox_head'].items():
+        torch.testing.assert_close(value, banks[1]['roi_head.bbox_head'][key])
+    local = [json.load(open(work_dir / f'rank{r}_losses.json')) for r in (0, 1)]
+    logged = [r for r in scalars(str(work_dir)) if 'loss' in r]
+    # 8 images over 2 processes of batch 2: 2 iterations an epoch.
+    assert [r['iter'] for r in logged] == [1, 2, 3, 4] and len(local[0]) == len(local[1]) == 4
+    for record, rank0, rank1 in zip(logged, *local):
+        for key in ('loss', 'loss_cls', 'loss_infonce', 'loss_aux_ce'):
+            assert record[key] == pytest.approx((rank0[key] + rank1[key]) / 2, rel=1e-4)
+    assert any(r0['loss'] != pytest.approx(r1['loss'], rel=1e-4) for r0, r1 in zip(*local))
+
+
+def test_non_finite_loss_stops_with_term_and_iteration_and_keeps_checkpoints(cwd, tmp_path):
+    config = write_config(
+        tmp_path / 'poison.py', JOINT_CONFIG,
+        custom_imports="dict(imports=['mmclipjoint', 'mmclipjoint_test_hooks'], "
+                       'allow_failed_imports=False)',
+        custom_hooks="[dict(type='PoisonTextBankHook', at_iter=6), "
+                     "dict(type='JointTrainingCheckHook'), dict(type='LossGuardHook'), "
+                     "dict(type='RandomStateHook')]")
+    work_dir = tmp_path / 'work'
+    code, out = train(cwd, config, work_dir, 3, check=False)
+    assert code != 0
+    assert 'FloatingPointError: non-finite loss at iteration 6 (epoch 2): loss_infonce=nan' in out
+    assert f'Last good checkpoint: {work_dir}/epoch_1.pth' in out
+    assert not osp.exists(work_dir / 'epoch_2.pth')
+    good = state(work_dir / 'epoch_1.pth')
+    assert good['meta']['iter'] == ITERS_PER_EPOCH
+    assert all(torch.isfinite(v).all() for v in good['state_dict'].values() if v.is_floating_point())
+
+
+def build_runner(cwd, tmp_path, monkeypatch, **changes):
+    monkeypatch.chdir(cwd)
+    cfg = Config.fromfile(JOINT_CONFIG)
+    cfg.merge_from_dict(dict(
+        (option.split('=', 1)[0], eval(option.split('=', 1)[1], {}, {}))
+        for option in DETERMINISTIC))
+    cfg.merge_from_dict(changes)
+    cfg.work_dir = str(tmp_path / 'work')
+    # mmengine keeps one visualizer per name in a process: give each runner its own.
+    cfg.visualizer.name = f'visualizer_{tmp_path.name}'
+    from mmclipjoint.datasets import prepare_builtin_dataset
+    prepare_builtin_dataset(cfg, logger=lambda *_: None)
+    return Runner.from_cfg(cfg)
+
+
+@pytest.mark.parametrize('names, problem', [
+    (SHAPES_CLASSES[1:] + SHAPES_CLASSES[:1],
+     r"the same names in another order \(label 0 is 'circle' in the dataset but 'square' in "
+     r'the bank\)'),
+    (('disc', ) + SHAPES_CLASSES[1:],
+     r"different names \(only in the bank: \['disc'\], only in the dataset: \['circle'\]\)"),
+])
+def test_bank_classes_must_match_the_dataset_in_content_and_order(cwd, tmp_path, monkeypatch,
+                                                                   names, problem):
+    runner = build_runner(cwd, tmp_path, monkeypatch, **{
+        'model.roi_head.bbox_head.text_bank.class_names': names, 'train_cfg.max_epochs': 1})
+    with pytest.raises(ValueError, match=r'model.roi_head.bbox_head.text_bank.class_names and '
+                                         r"train_dataloader.dataset.metainfo\['classes'\] in .*"
+                                         + problem + r'; fix: give text_bank.class_names'):
+        runner.train()
+    assert runner.iter == 0  # checked before the first iteration
+
+
+def test_images_without_annotations_and_batches_without_positives_train(cwd, tmp_path,
+                                                                         monkeypatch):
+    runner = build_runner(cwd, tmp_path, monkeypatch, **{'train_cfg.max_epochs': 1})
+    # Rewrite the training annotations: the first four images lose all their boxes.
+    ann_file = osp.join(cwd, 'data/shapes/annotations/instances_train.json')
+    coco = json.load(open(ann_file))
+    coco['annotations'] = [a for a in coco['annotations'] if a['image_id'] > 4]
+    empty_file = str(tmp_path / 'empty.json')
+    json.dump(coco, open(empty_file, 'w'))
+    dataset = dict(runner.cfg.train_dataloader.dataset, ann_file=empty_file,
+                   filter_cfg=dict(filter_empty_gt=False),
+                   indices=[0, 1, 2, 3])  # batches of images without any object
+    runner._train_dataloader = dict(runner.cfg.train_dataloader, dataset=dataset,
+                                    sampler=dict(type='DefaultSampler', shuffle=False))
+    runner.train()
+    logged = [r for r in scalars(str(tmp_path / 'work')) if 'loss' in r]
+    assert [r['iter'] for r in logged] == [1, 2]
+    for record in logged:
+        assert record['loss_infonce'] == 0.0  # no positive: a finite zero
+        assert math.isfinite(record['loss']) and record['loss_aux_ce'] > 0  # background
+
+
+def test_amp_on_cpu_is_a_clear_error(cwd):
+    code, out = run_tool('train.py', JOINT_CONFIG, '--amp', cwd=cwd, check=False)
+    assert code != 0
+    assert '--amp (mixed precision) needs a CUDA GPU' in out and 'Fix: run without --amp' in out
+    assert 'Traceback' not in out
+
+
+def test_contrastive_logits_stay_float32_under_autocast():
+    from mmclipjoint.models import TextEmbeddingBank
+    bank = TextEmbeddingBank(class_names=['a', 'b'], init='random')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = bank(torch.randn(3, 512).bfloat16())
+    assert logits.dtype == torch.float32
