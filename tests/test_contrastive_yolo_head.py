@@ -56,19 +56,39 @@ def test_projection_shapes_per_level_and_stock_outputs(cfg):
     head.init_weights()
     feats = [torch.randn(s) for s in FEATS]
     outs = head(feats)
+    branch = head.contrastive
+    embeds = branch.embed(branch._train_features)
     for level, shape in enumerate(FEATS):
         assert outs[0][level].shape == (2, 3, shape[2], shape[3])
-        assert head.contrastive._cell_embeds[level].shape == (2, 24, shape[2], shape[3])
+        assert embeds[level].shape == (2, 24, shape[2], shape[3])
+    # The loss projects only the cells it uses, exactly as the full 1x1 projection would.
+    cells = torch.tensor([0, 5, 63, 64, 83, 84, 2 * 84 - 1])  # levels 0, 1, 2 of both images
+    flat = torch.cat([e.flatten(2) for e in embeds], 2).transpose(1, 2).reshape(-1, 24)
+    torch.testing.assert_close(branch.embed_cells(branch._train_features, cells), flat[cells])
     # Eval with inference='stock': the projections are never run.
     calls = []
-    for proj in head.contrastive.projections:
+    for proj in branch.projections:
         proj.register_forward_hook(lambda *args: calls.append(1))
     head.eval()
     head(feats)
     assert calls == []
-    head.train()
-    head(feats)
-    assert len(calls) == len(FEATS)
+
+
+def test_cell_sampling_keeps_every_positive_and_bounds_negatives():
+    branch = MODELS.build(YOLOX).contrastive
+    labels = torch.full((2, 500), 3)
+    labels[0, [3, 40, 41]], labels[1, 17] = 1, 2
+    weights = torch.ones(2, 500)
+    weights[1, :10] = 0  # ignored cells (e.g. ignore regions) are never used
+    torch.manual_seed(0)
+    cells = branch.sample_cells(labels, weights)
+    assert {3, 40, 41, 517} <= set(cells.tolist())
+    assert len(cells) == 4 + 64  # max(3 * 4 positives, min_negatives=64) negatives
+    assert not set(range(500, 510)) & set(cells.tolist())
+    branch.negative_ratio = 20.0
+    assert len(branch.sample_cells(labels, weights)) == 4 + 80
+    branch.negative_ratio = None
+    assert len(branch.sample_cells(labels, weights)) == 1000 - 10  # every usable cell
 
 
 def test_yolox_positives_are_exactly_simota_positives(monkeypatch):

@@ -46,16 +46,21 @@ class ContrastiveYOLOHead(YOLOXHead):
             over all non-ignored cells).
         inference (str): ``'stock'`` or ``'fused'``.
         fusion_weight (float): weight of the contrastive probabilities when fused.
+        negative_ratio (float, optional): background cells sampled per positive for the
+            auxiliary term (None: all cells); see :class:`GridContrastiveBranch`.
+        min_negatives (int): background cells sampled per batch at least.
         **kwargs: ``YOLOXHead``'s arguments.
     """
 
     def __init__(self, *args, text_bank: dict, proj_hidden_dims: Optional[int] = None,
                  loss_contrastive: Optional[dict] = None, inference: str = 'stock',
-                 fusion_weight: float = 0.5, **kwargs) -> None:
+                 fusion_weight: float = 0.5, negative_ratio: Optional[float] = 3.0,
+                 min_negatives: int = 64, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.contrastive = build_grid_branch(
             self, self.feat_channels, len(self.strides), text_bank, proj_hidden_dims,
-            loss_contrastive, inference, fusion_weight, self.multi_level_conv_cls)
+            loss_contrastive, inference, fusion_weight, negative_ratio, min_negatives,
+            self.multi_level_conv_cls)
         self._cell_targets: List[Tuple[Tensor, Tensor]] = []
 
     def forward(self, x: Tuple[Tensor]) -> Tuple[List]:
@@ -99,11 +104,13 @@ class ContrastiveRTMDetHead(RTMDetSepBNHead):
 
     def __init__(self, *args, text_bank: dict, proj_hidden_dims: Optional[int] = None,
                  loss_contrastive: Optional[dict] = None, inference: str = 'stock',
-                 fusion_weight: float = 0.5, **kwargs) -> None:
+                 fusion_weight: float = 0.5, negative_ratio: Optional[float] = 3.0,
+                 min_negatives: int = 64, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.contrastive = build_grid_branch(
             self, self.feat_channels, len(self.prior_generator.strides), text_bank,
-            proj_hidden_dims, loss_contrastive, inference, fusion_weight, self.rtm_cls)
+            proj_hidden_dims, loss_contrastive, inference, fusion_weight, negative_ratio,
+            min_negatives, self.rtm_cls)
         self._cell_targets: Optional[Tuple[Tensor, Tensor]] = None
 
     def forward(self, feats: Tuple[Tensor, ...]) -> tuple:

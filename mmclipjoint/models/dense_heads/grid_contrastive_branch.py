@@ -53,8 +53,14 @@ class GridContrastiveBranch(BaseModule):
 
     A head uses it in three places: ``attach`` to its per-level classifier layers (a
     forward pre-hook takes their input, so the head's forward is not re-implemented),
-    ``after_forward`` on its class scores (keeps the cell embeddings in training, fuses
-    scores with ``inference='fused'``), and ``loss`` in its ``loss_by_feat``.
+    ``after_forward`` on its class scores (keeps the features in training, fuses scores
+    with ``inference='fused'``), and ``loss`` in its ``loss_by_feat``.
+
+    In training only the cells the loss uses are projected (a 1x1 convolution is per
+    cell, so this is exact): every positive, and background cells sampled at random, at
+    most ``negative_ratio`` per positive and at least ``min_negatives`` per batch, as the
+    two-stage head's RoI sampler does for RoIs. Projecting all cells (``negative_ratio=
+    None``) costs 10-15% more training time on YOLOX-tiny / RTMDet-tiny.
 
     Args:
         in_channels (int): channels of the classification features.
@@ -66,6 +72,10 @@ class GridContrastiveBranch(BaseModule):
         inference (str): ``'stock'`` (branch not computed at test time) or ``'fused'``
             (sigmoid class scores mixed with the contrastive class probabilities).
         fusion_weight (float): weight of the contrastive probabilities when fused.
+        negative_ratio (float, optional): background cells sampled per positive cell for
+            the auxiliary term; None uses every cell.
+        min_negatives (int): background cells sampled per batch at least (so that batches
+            without objects still train the background embedding).
     """
 
     def __init__(self,
@@ -77,6 +87,8 @@ class GridContrastiveBranch(BaseModule):
                      type='InfoNCELoss', aux_loss_weight=0.5, aux_samples='all'),
                  inference: str = 'stock',
                  fusion_weight: float = 0.5,
+                 negative_ratio: Optional[float] = 3.0,
+                 min_negatives: int = 64,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if inference not in INFERENCE_MODES:
@@ -91,8 +103,10 @@ class GridContrastiveBranch(BaseModule):
         self.loss_contrastive = MODELS.build(loss_contrastive)
         self.inference = inference
         self.fusion_weight = fusion_weight
+        self.negative_ratio = negative_ratio
+        self.min_negatives = min_negatives
         self._features: List[Optional[Tensor]] = [None] * num_levels
-        self._cell_embeds: Optional[List[Tensor]] = None
+        self._train_features: Optional[List[Tensor]] = None
 
     def check_num_classes(self, num_classes: int, where: str = 'bbox_head') -> None:
         check_bank_matches_head(self.text_bank, num_classes, where)
@@ -130,7 +144,7 @@ class GridContrastiveBranch(BaseModule):
         features, self._features = self._features, [None] * len(self.projections)
         cls_scores = list(cls_scores)
         if self.training:
-            self._cell_embeds = self.embed(features)
+            self._train_features = features
         elif self.inference == 'fused':
             cls_scores = self._fuse(cls_scores, self.embed(features))
         return cls_scores
@@ -148,6 +162,36 @@ class GridContrastiveBranch(BaseModule):
             fused.append(torch.logit(mixed.clamp(1e-6, 1 - 1e-6)).to(score.dtype))
         return fused
 
+    def sample_cells(self, labels: Tensor, weights: Tensor) -> Tensor:
+        """Flat indices into (B * N) of the cells the loss uses: every positive, and
+        background cells drawn at random (``negative_ratio`` per positive, at least
+        ``min_negatives``); ignored cells (weight 0) never."""
+        labels, weights = labels.flatten(), weights.flatten()
+        usable = weights > 0
+        positive = usable & (labels < self.text_bank.num_classes)
+        negative = (usable & ~positive).nonzero().squeeze(1)
+        if self.negative_ratio is not None:
+            wanted = max(int(self.negative_ratio * positive.sum()), self.min_negatives)
+            if wanted < len(negative):
+                pick = torch.randperm(len(negative), device=negative.device)[:wanted]
+                negative = negative[pick]
+        return torch.cat([positive.nonzero().squeeze(1), negative]).sort().values
+
+    def embed_cells(self, features: Sequence[Tensor], cells: Tensor) -> Tensor:
+        """(len(cells), D) embeddings of the given flat (B * N) cells only."""
+        sizes = [f.shape[2] * f.shape[3] for f in features]
+        total = sum(sizes)
+        image, index = cells // total, cells % total
+        embeds = features[0].new_zeros(len(cells), self.text_bank.embed_dims)
+        start = 0
+        for proj, feat, size in zip(self.projections, features, sizes):
+            chosen = (index >= start) & (index < start + size)
+            if chosen.any():
+                cell_feats = feat.flatten(2)[image[chosen], :, index[chosen] - start]
+                embeds[chosen] = proj(cell_feats[..., None, None]).flatten(1).to(embeds.dtype)
+            start += size
+        return embeds
+
     def loss(self, labels: Tensor, weights: Tensor) -> dict:
         """Contrastive loss of the cells of the last training forward.
 
@@ -158,30 +202,35 @@ class GridContrastiveBranch(BaseModule):
             weights (Tensor): (B, N) per-cell weights, 0 for ignored cells.
 
         Returns:
-            dict: ``loss_infonce`` (and ``loss_aux_ce``).
+            dict: ``loss_infonce`` (and ``loss_aux_ce``), ``infonce_acc`` and
+            ``text_logit_scale`` (logged).
         """
-        cell_embeds, self._cell_embeds = self._cell_embeds, None
-        if cell_embeds is None:
+        features, self._train_features = self._train_features, None
+        if features is None:
             raise RuntimeError('GridContrastiveBranch.loss needs the training forward first')
-        logits = self.cell_logits(cell_embeds)
-        if logits.shape[:2] != labels.shape:
-            raise RuntimeError(f'{tuple(labels.shape)} targets for {tuple(logits.shape[:2])} '
-                               f'cells: the head and the branch flatten levels differently')
-        losses = self.loss_contrastive(logits.flatten(0, 1), labels.flatten(),
-                                       self.text_bank.num_classes, weights=weights.flatten())
+        num_cells = sum(f.shape[2] * f.shape[3] for f in features)
+        if labels.shape != (features[0].shape[0], num_cells):
+            raise RuntimeError(f'{tuple(labels.shape)} targets for {num_cells} cells per image: '
+                               f'the head and the branch flatten levels differently')
+        cells = self.sample_cells(labels, weights)
+        logits = self.text_bank(self.embed_cells(features, cells))
+        losses = self.loss_contrastive(logits, labels.flatten()[cells],
+                                       self.text_bank.num_classes,
+                                       weights=weights.flatten()[cells])
         # Logged (not optimised): how sharp the learned temperatures have become.
         losses['text_logit_scale'] = self.text_bank.logit_scale().detach().mean()
         return losses
 
-
 def build_grid_branch(head, in_channels: int, num_levels: int, text_bank: dict,
                       proj_hidden_dims: Optional[int], loss_contrastive: Optional[dict],
-                      inference: str, fusion_weight: float,
+                      inference: str, fusion_weight: float, negative_ratio: Optional[float],
+                      min_negatives: int,
                       cls_layers: Sequence[nn.Module]) -> GridContrastiveBranch:
     """Build the branch for a head, check its classes, and attach it to ``cls_layers``."""
     cfg = dict(type='GridContrastiveBranch', in_channels=in_channels, num_levels=num_levels,
                text_bank=text_bank, hidden_channels=proj_hidden_dims, inference=inference,
-               fusion_weight=fusion_weight)
+               fusion_weight=fusion_weight, negative_ratio=negative_ratio,
+               min_negatives=min_negatives)
     if loss_contrastive is not None:
         cfg['loss_contrastive'] = loss_contrastive
     branch = MODELS.build(cfg)
