@@ -137,3 +137,19 @@ def test_branch_skipped_predictions_equal_the_baseline(tiny_shapes):
         assert len(a.pred_instances) == len(b.pred_instances) > 0
         for key in ('bboxes', 'scores', 'labels'):
             torch.testing.assert_close(a.pred_instances[key], b.pred_instances[key])
+
+
+def test_mask_rcnn_with_the_head_computes_bbox_mask_and_contrastive_losses():
+    from mmdet.testing import demo_mm_inputs
+    model = build_detector(f'{REPO}/configs/clip_joint/mask-rcnn_r50_fpn_clip-joint_1x_coco.py',
+                           {'model.backbone.init_cfg': None,
+                            'model.roi_head.bbox_head.text_bank.init': 'random'})
+    assert type(model.roi_head).__name__ == 'StandardRoIHead'
+    torch.manual_seed(0)
+    batch = demo_mm_inputs(batch_size=1, image_shapes=[(3, 128, 128)], num_items=[3],
+                           num_classes=80, with_mask=True)
+    losses = model(**model.data_preprocessor(batch, training=True), mode='loss')
+    for key in ('loss_cls', 'loss_bbox', 'loss_mask', 'loss_infonce', 'loss_aux_ce'):
+        assert torch.isfinite(losses[key])
+    model.parse_losses(losses)[0].backward()
+    assert model.roi_head.bbox_head.text_bank.embeddings.grad is not None

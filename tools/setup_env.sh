@@ -37,14 +37,19 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 PIP=("$VENV/bin/python" -m pip)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# Some machines' pip configs name local index folders that do not exist; pip then warns
+# once per package and buries the messages that matter.
+pip_install() {
+    "${PIP[@]}" install "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 
 # mmcv's setup.py and mmengine import pkg_resources: setuptools must stay < 81,
 # at build time and at run time (torch 2.12.1 itself asks for < 82).
 say "installing build tools (setuptools<81, wheel, ninja)"
-"${PIP[@]}" install -q "setuptools<81" wheel ninja
+pip_install -q "setuptools<81" wheel ninja
 
 say "installing torch / torchvision (first time: ~5 GB with the CUDA libraries, about a minute)"
-"${PIP[@]}" install -q "torch==2.12.1" "torchvision==0.27.1"
+pip_install -q "torch==2.12.1" "torchvision==0.27.1"
 
 has_gpu=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then has_gpu=1; fi
@@ -68,7 +73,7 @@ if mmcv_ok; then
 fi
 if [[ $need_mmcv == 1 ]]; then
     # Only the mmcv dependencies that the build itself imports; the rest follow below.
-    "${PIP[@]}" install -q "mmengine==0.10.7" packaging
+    pip_install -q "mmengine==0.10.7" packaging
     extra=()
     if [[ $force_cuda == 1 ]]; then
         export FORCE_CUDA=1
@@ -79,10 +84,14 @@ if [[ $need_mmcv == 1 ]]; then
         # Installed but without compiled ops: the cached wheel is the broken one.
         extra+=(--no-cache-dir --force-reinstall --no-deps)
     fi
-    say "installing mmcv 2.1.0. The registry has no mmcv wheel, so pip compiles it from"
-    say "source (77 C++ files): about 15-20 minutes on 2 cores the first time. pip keeps"
-    say "the built wheel in its cache, so later environments reuse it in seconds."
-    MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" install --no-build-isolation \
+    if [[ ${#extra[@]} -eq 0 ]] && "${PIP[@]}" cache list 'mmcv-2.1.0*' 2>/dev/null | grep -q mmcv; then
+        say "installing mmcv 2.1.0 from the wheel pip built earlier on this machine"
+    else
+        say "building mmcv 2.1.0. The package registry has no mmcv wheel, so pip compiles it"
+        say "from source (77 C++ files): about 15-20 minutes on 2 cores. pip keeps the built"
+        say "wheel in its cache, so later environments on this machine take seconds."
+    fi
+    MAX_JOBS="${MAX_JOBS:-$(nproc)}" pip_install --no-build-isolation \
         ${extra[@]+"${extra[@]}"} "mmcv==2.1.0"
     if ! mmcv_ok; then
         say "ERROR: mmcv 2.1.0 is installed without its compiled ops (import mmcv.ops fails)."
@@ -92,9 +101,9 @@ if [[ $need_mmcv == 1 ]]; then
 fi
 
 say "installing the rest of requirements.txt"
-"${PIP[@]}" install -q -r requirements.txt
+pip_install -q -r requirements.txt
 say "installing mmclipjoint (editable)"
-"${PIP[@]}" install -q --no-build-isolation --no-deps -e .
+pip_install -q --no-build-isolation --no-deps -e .
 
 if ! verify; then
     say "ERROR: the environment does not import; see the traceback above."
