@@ -157,3 +157,17 @@ def test_dataset_configs_build_with_mmdets_datasets_and_metrics(tiny_shapes, lay
         evaluator['ann_file'] = osp.join(root, 'annotations/instances_val.json')
     metric = METRICS.build(evaluator)
     assert type(metric).__name__ == ('VOCMetric' if layout == 'shapes_voc' else 'CocoMetric')
+
+
+def test_generate_tool_flags_win_over_the_config(tmp_path):
+    from conftest import run_tool
+    out = run_tool('generate_dataset.py', '--config', BASELINE_CONFIG, '--root',
+                   str(tmp_path / 'mine'), '--num-train', '3', '--num-val', '1', '--image-size',
+                   '64', cwd=str(tmp_path))
+    meta = json.load(open(tmp_path / 'mine' / 'meta.json'))
+    assert meta['params']['num_train'] == 3 and meta['params']['image_size'] == 64
+    # The config's other parameters are kept, and its own root is left alone.
+    cfg = Config.fromfile(BASELINE_CONFIG)
+    assert meta['params']['label_noise'] == cfg.builtin_dataset.label_noise
+    assert not (tmp_path / 'data').exists()
+    assert 'train: 3 images' in out

@@ -18,7 +18,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', help='take root and parameters from this config')
-    parser.add_argument('--root', default='data/shapes', help='output folder')
+    parser.add_argument('--root', help="output folder (default: the config's, else data/shapes)")
     parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
     for field in fields(ShapesParams):
         parser.add_argument(f'--{field.name.replace("_", "-")}', type=field.type,
@@ -28,9 +28,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    spec = dict(root=args.root)
+    # Explicit flags win over the config, which wins over the defaults.
+    spec = dict(root='data/shapes')
     if args.config:
         spec.update(Config.fromfile(args.config).builtin_dataset)
+    if args.root:
+        spec['root'] = args.root
     for field in fields(ShapesParams):
         value = getattr(args, field.name)
         if value is not None:

@@ -43,6 +43,9 @@ optim_wrapper = dict(
     # From-scratch training is unstable in its first iterations without it.
     clip_grad=dict(max_norm=35, norm_type=2))
 auto_scale_lr = dict(base_batch_size=4)
+# A fixed seed makes the main job reproducible: unseeded, two runs of this
+# baseline scored 0.554 and 0.519 mAP.
+randomness = dict(seed=0)
 
 default_hooks = dict(
     logger=dict(interval=25),

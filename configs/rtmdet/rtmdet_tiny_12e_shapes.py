@@ -32,3 +32,6 @@ default_hooks = dict(
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))
 log_processor = dict(window_size=25)
 auto_scale_lr = dict(base_batch_size=4)
+# A fixed seed makes the main job reproducible: unseeded, two runs of this
+# baseline scored 0.554 and 0.519 mAP.
+randomness = dict(seed=0)
