@@ -17,6 +17,15 @@ from mmdet.registry import HOOKS
 JOINT_ONLY_KEYS = ('.text_bank.', '.projection.', '.contrastive.')
 
 
+def _module_of(key: str) -> str:
+    """'roi_head.bbox_head.projection.0.weight' -> 'roi_head.bbox_head.projection'."""
+    parts = key.split('.')
+    for i, part in enumerate(parts):
+        if part in ('text_bank', 'projection', 'projections'):
+            return '.'.join(parts[:i + 1])
+    return key
+
+
 def contrastive_heads(model) -> Dict[str, object]:
     """``{module name: head}`` of every head of ``model`` that carries a text bank."""
     model = model.module if is_model_wrapper(model) else model
@@ -80,8 +89,7 @@ class JointTrainingCheckHook(Hook):
         missing = [k for k in model.state_dict() if k not in stored]
         new = [k for k in missing if any(p in k for p in JOINT_ONLY_KEYS)]
         shared_missing = [k for k in missing if k not in new]
-        groups = sorted({k.rsplit('.', 1)[0].split('.text_bank')[0].split('.projection')[0]
-                         + ('.text_bank' if '.text_bank.' in k else '') for k in new})
+        groups = sorted({_module_of(key) for key in new})
         total = len(model.state_dict())
         line = (f'load_from {filename}: loaded {total - len(missing)} of the model\'s {total} '
                 f'tensors; {len(new)} are new in the joint model and keep their '
