@@ -12,8 +12,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from conftest import (BASELINE_CONFIG, ITERS_PER_EPOCH, JOINT_CONFIG, TINY_RUN, run_tool,
-                      scalars, write_config)
+from conftest import (BASELINE_CONFIG, ITERS_PER_EPOCH, JOINT_CONFIG, TINY_RUN, YOLOX_JOINT,
+                      run_tool, scalars, write_config)
 from mmclipjoint.datasets import SHAPES_CLASSES
 from mmclipjoint.models.text_embedding_bank import (embedding_file_metadata,
                                                     save_embedding_file)
@@ -146,9 +146,9 @@ def test_non_finite_loss_stops_with_term_and_iteration_and_keeps_checkpoints(cwd
     assert all(torch.isfinite(v).all() for v in good['state_dict'].values() if v.is_floating_point())
 
 
-def build_runner(cwd, tmp_path, monkeypatch, **changes):
+def build_runner(cwd, tmp_path, monkeypatch, config=JOINT_CONFIG, **changes):
     monkeypatch.chdir(cwd)
-    cfg = Config.fromfile(JOINT_CONFIG)
+    cfg = Config.fromfile(config)
     cfg.merge_from_dict(dict(
         (option.split('=', 1)[0], eval(option.split('=', 1)[1], {}, {}))
         for option in DETERMINISTIC))
@@ -177,6 +177,16 @@ def test_bank_classes_must_match_the_dataset_in_content_and_order(cwd, tmp_path,
                                          + problem + r'; fix: give text_bank.class_names'):
         runner.train()
     assert runner.iter == 0  # checked before the first iteration
+
+
+def test_one_stage_class_order_error_names_the_heads_own_field(cwd, tmp_path, monkeypatch):
+    runner = build_runner(cwd, tmp_path, monkeypatch, config=YOLOX_JOINT, **{
+        'model.bbox_head.text_bank.class_names': SHAPES_CLASSES[::-1],
+        'train_cfg.max_epochs': 1})
+    # The branch module is bbox_head.contrastive, but the config field is the head's.
+    with pytest.raises(ValueError, match=r'^model\.bbox_head\.text_bank\.class_names and '
+                                         r'.*the same names in another order'):
+        runner.train()
 
 
 def test_images_without_annotations_and_batches_without_positives_train(cwd, tmp_path,

@@ -27,10 +27,19 @@ def _module_of(key: str) -> str:
 
 
 def contrastive_heads(model) -> Dict[str, object]:
-    """``{module name: head}`` of every head of ``model`` that carries a text bank."""
+    """``{module name: module}`` of every module of ``model`` that holds a text bank
+    (two-stage heads, and the grid branch of one-stage heads)."""
     model = model.module if is_model_wrapper(model) else model
     return {name: module for name, module in model.named_modules()
-            if hasattr(module, 'text_bank') and not name.endswith('text_bank')}
+            if hasattr(module, 'text_bank')}
+
+
+def bank_config_field(module_name: str) -> str:
+    """The config field of a bank: one-stage heads build their grid branch (module
+    ``<head>.contrastive``) from the head's own ``text_bank`` argument."""
+    head = module_name[:-len('.contrastive')] if module_name.endswith('.contrastive') \
+        else module_name
+    return f'model.{head}.text_bank'
 
 
 def dataset_classes(dataloader) -> Optional[tuple]:
@@ -77,7 +86,7 @@ class JointTrainingCheckHook(Hook):
                            f'{sorted(set(bank_classes) - set(classes))}, only in the dataset: '
                            f'{sorted(set(classes) - set(bank_classes))})')
             raise ValueError(
-                f'model.{name}.text_bank.class_names and train_dataloader.dataset.metainfo'
+                f'{bank_config_field(name)}.class_names and train_dataloader.dataset.metainfo'
                 f"['classes'] in {runner.cfg.filename} have {problem}; fix: give text_bank."
                 f"class_names the dataset's classes in label order, e.g. "
                 f"class_names={{{{_base_.metainfo.classes}}}} or the list {list(classes)}")

@@ -11,6 +11,8 @@ import runpy
 import sys
 from typing import List, Optional
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
 from ..datasets import prepare_builtin_dataset
@@ -50,10 +52,8 @@ def _cpu_distributed_options(argv: List[str]) -> List[str]:
     launcher = next((a.split('=', 1)[1] for a in argv if a.startswith('--launcher=')), None)
     if '--launcher' in argv[:-1]:
         launcher = argv[argv.index('--launcher') + 1]
-    import torch
     if launcher != 'pytorch' or torch.cuda.is_available():
         return []
-    import torch.distributed as dist
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     return ['--cfg-options', 'model_wrapper_cfg.type=CPUDistributedDataParallel']
@@ -62,13 +62,11 @@ def _cpu_distributed_options(argv: List[str]) -> List[str]:
 def run_mmdet_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """Prepare what the config needs, then run MMDetection's ``tools/<name>`` as is."""
     argv = sys.argv[1:] if argv is None else argv
-    if '--amp' in argv:
-        import torch
-        if not torch.cuda.is_available():
-            raise SystemExit(
-                f'{name}: --amp (mixed precision) needs a CUDA GPU and none is available '
-                f"here; mmengine's AmpOptimWrapper would stop with an assertion. Fix: run "
-                f'without --amp on the CPU.')
+    if '--amp' in argv and not torch.cuda.is_available():
+        raise SystemExit(
+            f'{name}: --amp (mixed precision) needs a CUDA GPU and none is available '
+            f"here; mmengine's AmpOptimWrapper would stop with an assertion. Fix: run "
+            f'without --amp on the CPU.')
     if argv and not argv[0].startswith('-'):
         prepare_builtin_dataset(load_cli_config(argv))
     argv = list(argv) + _cpu_distributed_options(argv)

@@ -108,9 +108,6 @@ class GridContrastiveBranch(BaseModule):
         self._features: List[Optional[Tensor]] = [None] * num_levels
         self._train_features: Optional[List[Tensor]] = None
 
-    def check_num_classes(self, num_classes: int, where: str = 'bbox_head') -> None:
-        check_bank_matches_head(self.text_bank, num_classes, where)
-
     def attach(self, cls_layers: Sequence[nn.Module]) -> None:
         """Take the input of each level's classifier layer as that level's feature."""
         if len(cls_layers) != len(self.projections):
@@ -234,6 +231,6 @@ def build_grid_branch(head, in_channels: int, num_levels: int, text_bank: dict,
     if loss_contrastive is not None:
         cfg['loss_contrastive'] = loss_contrastive
     branch = MODELS.build(cfg)
-    branch.check_num_classes(head.num_classes)
+    check_bank_matches_head(branch.text_bank, head.num_classes, 'bbox_head')
     branch.attach(cls_layers)
     return branch
