@@ -6,7 +6,7 @@ from importlib.metadata import version
 import pytest
 import torch
 
-from conftest import REPO
+from joint_testing import REPO
 
 
 def _pins():

@@ -6,7 +6,7 @@
         --baseline configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py \
         --joint configs/clip_joint/faster-rcnn_r50_fpn_clip-joint_1x_voc0712.py \
         --cfg-options model.backbone.init_cfg=None \
-        model.roi_head.bbox_head.text_bank.init=random     # paper-scale pair, no VOC here
+        model.roi_head.bbox_head.contrastive_branch.text_bank.init=random  # no VOC here
 
 Reports, as joint / baseline ratios:
   * training iteration time: the models' own ``train_step`` (data preprocessor, loss,
@@ -39,6 +39,7 @@ from mmengine.runner import Runner
 
 import mmclipjoint  # noqa: F401
 from mmclipjoint.datasets import prepare_builtin_dataset
+from mmclipjoint.models import ContrastiveBranch
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
@@ -80,9 +81,9 @@ def load_config(path, args):
             for transform in loader.dataset.pipeline:
                 if transform['type'] == 'Resize':
                     transform['scale'] = (args.image_scale, args.image_scale)
-    # Only the joint config has the bank; a key absent from a config is left alone.
+    # Only the joint config has the branch; a key absent from a config is left alone.
     options = {k: v for k, v in args.cfg_options.items()
-               if '.text_bank.' not in k or 'text_bank' in str(cfg.model)}
+               if '.contrastive_branch.' not in k or 'contrastive_branch' in str(cfg.model)}
     cfg.merge_from_dict(options)
     return cfg
 
@@ -155,8 +156,8 @@ def cpu_training_tensor_bytes(model, optim, batch):
 
 
 def inference_mode(model):
-    """The inference mode of the model's contrastive head(s), 'n/a' without one."""
-    modes = {m.inference for m in model.modules() if hasattr(m, 'text_bank')}
+    """The inference mode of the model's contrastive branches, 'n/a' without one."""
+    modes = {m.inference for m in model.modules() if isinstance(m, ContrastiveBranch)}
     return ','.join(sorted(modes)) or 'n/a'
 
 

@@ -13,10 +13,10 @@ import argparse
 import json
 import os.path as osp
 
-from mmclipjoint.models.text_embedding_bank import (DEFAULT_TEMPLATES, ENSEMBLE_TEMPLATES,
-                                                    embedding_file_metadata,
-                                                    encode_class_names, resolve_class_names,
-                                                    save_embedding_file)
+from mmclipjoint.models.layers.text_embedding_bank import (DEFAULT_TEMPLATES, ENSEMBLE_TEMPLATES,
+                                                           embedding_file_metadata,
+                                                           encode_class_names, resolve_class_names,
+                                                           save_embedding_file)
 
 
 def read_classes(spec: str):

@@ -1,7 +1,8 @@
 # CLIP-Joint-Detect on Cascade R-CNN R50-FPN, COCO 2017: every stage's
-# Shared2FCBBoxHead becomes a ContrastiveBBoxHead (each stage with its own bank and
-# branch, trained on that stage's RoIs and labels); the stock CascadeRoIHead runs them.
-_base_ = 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py'
+# Shared2FCBBoxHead becomes a ContrastiveBBoxHead (each stage with its own branch and
+# bank, trained on that stage's RoIs and labels); the stock CascadeRoIHead runs them.
+_base_ = ['mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
+          '../_base_/clip_joint_runtime.py']
 
 custom_imports = dict(imports=['mmclipjoint'], allow_failed_imports=False)
 
@@ -20,23 +21,20 @@ model = dict(
             reg_class_agnostic=True,
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
             loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0),
-            proj_hidden_dims=1024,
-            text_bank=dict(
-                type='TextEmbeddingBank',
-                class_names='coco',
-                init='clip',
-                clip=dict(model='ViT-B-32', pretrained='openai')),
-            loss_contrastive=dict(type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5))
+            contrastive_branch=dict(
+                type='RegionContrastiveBranch',
+                hidden_channels=1024,
+                text_bank=dict(
+                    type='TextEmbeddingBank',
+                    class_names='coco',
+                    init='clip',
+                    clip=dict(model='ViT-B-32', pretrained='openai')),
+                loss_contrastive=dict(
+                    type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5)))
         # The stock cascade's per-stage regression target scales.
         for stage_stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
                            [0.033, 0.033, 0.067, 0.067])
     ]))
 
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))
-
-# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
-custom_hooks = [
-    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
-    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
-    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
-]
+optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+custom_hooks = _base_.clip_joint_hooks

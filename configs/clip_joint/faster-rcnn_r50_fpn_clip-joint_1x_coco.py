@@ -1,6 +1,6 @@
 # CLIP-Joint-Detect on Faster R-CNN R50-FPN, COCO 2017: the stock
 # mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py with the contrastive bbox head.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', '../_base_/clip_joint_runtime.py']
 
 custom_imports = dict(imports=['mmclipjoint'], allow_failed_imports=False)
 
@@ -8,19 +8,16 @@ model = dict(
     roi_head=dict(
         bbox_head=dict(
             type='ContrastiveBBoxHead',
-            proj_hidden_dims=1024,
-            text_bank=dict(
-                type='TextEmbeddingBank',
-                class_names='coco',
-                init='clip',
-                clip=dict(model='ViT-B-32', pretrained='openai')),
-            loss_contrastive=dict(type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5))))
+            contrastive_branch=dict(
+                type='RegionContrastiveBranch',
+                hidden_channels=1024,
+                text_bank=dict(
+                    type='TextEmbeddingBank',
+                    class_names='coco',
+                    init='clip',
+                    clip=dict(model='ViT-B-32', pretrained='openai')),
+                loss_contrastive=dict(
+                    type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5)))))
 
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))
-
-# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
-custom_hooks = [
-    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
-    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
-    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
-]
+optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+custom_hooks = _base_.clip_joint_hooks

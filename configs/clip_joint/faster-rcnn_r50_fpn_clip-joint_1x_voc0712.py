@@ -6,35 +6,32 @@
 # Offline: build the embeddings once from a local CLIP checkpoint and point at them:
 #   python tools/build_text_embeddings.py --classes voc --pretrained /path/clip.bin \
 #       --out data/text_embeddings/voc_vit-b-32.pth
-#   --cfg-options model.roi_head.bbox_head.text_bank.init=file \
-#       model.roi_head.bbox_head.text_bank.embedding_file=data/text_embeddings/voc_vit-b-32.pth
-_base_ = '../pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'
+#   --cfg-options model.roi_head.bbox_head.contrastive_branch.text_bank.init=file \
+#       model.roi_head.bbox_head.contrastive_branch.text_bank.embedding_file=data/text_embeddings/voc_vit-b-32.pth
+_base_ = ['../pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py', '../_base_/clip_joint_runtime.py']
 
 model = dict(
     roi_head=dict(
         bbox_head=dict(
             type='ContrastiveBBoxHead',
-            proj_hidden_dims=1024,
-            text_bank=dict(
-                type='TextEmbeddingBank',
-                class_names='voc',
-                embed_dims=512,
-                init='clip',
-                clip=dict(model='ViT-B-32', pretrained='openai',
-                          templates=['a photo of a {}.']),
-                learnable=True,
-                temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
-                background=True),
-            loss_contrastive=dict(
-                type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
-            inference='stock')))
+            contrastive_branch=dict(
+                type='RegionContrastiveBranch',
+                hidden_channels=1024,
+                text_bank=dict(
+                    type='TextEmbeddingBank',
+                    class_names='voc',
+                    embed_dims=512,
+                    init='clip',
+                    clip=dict(model='ViT-B-32', pretrained='openai',
+                              templates=['a photo of a {}.']),
+                    learnable=True,
+                    temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
+                    background=True),
+                loss_contrastive=dict(
+                    type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5,
+                    aux_samples='all'),
+                inference='stock',
+                fusion_weight=0.5))))
 
-# No weight decay on the text embeddings and temperatures (as in CLIP).
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'text_bank': dict(decay_mult=0.0)}))
-
-# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
-custom_hooks = [
-    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
-    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
-    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
-]
+optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+custom_hooks = _base_.clip_joint_hooks

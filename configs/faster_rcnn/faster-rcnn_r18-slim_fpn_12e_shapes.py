@@ -8,6 +8,7 @@ _base_ = [
     '../_base_/datasets/shapes_coco.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    '../_base_/clip_joint_runtime.py',
 ]
 
 fpn_channels = 64
@@ -52,9 +53,5 @@ default_hooks = dict(
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))
 log_processor = dict(window_size=25)
 
-# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
-custom_hooks = [
-    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
-    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
-    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
-]
+# mmclipjoint's runtime safety hooks (configs/_base_/clip_joint_runtime.py).
+custom_hooks = _base_.clip_joint_hooks

@@ -5,6 +5,7 @@
 _base_ = [
     'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     '../_base_/datasets/shapes_parts.py',
+    '../_base_/clip_joint_runtime.py',
 ]
 
 model = dict(backbone=dict(init_cfg=None), bbox_head=dict(num_classes=6))
@@ -22,11 +23,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=0.0002, begin=1, end=max_epochs, T_max=max_epochs - 1,
          by_epoch=True, convert_to_iter_based=True)
 ]
-custom_hooks = [
-    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
-    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
-    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
-]
+# The stock hooks need far more data; mmclipjoint's safety hooks only.
+custom_hooks = _base_.clip_joint_hooks
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))

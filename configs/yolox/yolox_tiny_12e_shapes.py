@@ -5,6 +5,7 @@
 _base_ = [
     'mmdet::yolox/yolox_tiny_8xb8-300e_coco.py',
     '../_base_/datasets/shapes_parts.py',
+    '../_base_/clip_joint_runtime.py',
 ]
 
 model = dict(
@@ -25,11 +26,8 @@ param_scheduler = [
          by_epoch=True, convert_to_iter_based=True)
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.01))
-custom_hooks = [
-    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
-    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
-    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
-]
+# The stock hooks need far more data; mmclipjoint's safety hooks only.
+custom_hooks = _base_.clip_joint_hooks
 default_hooks = dict(
     logger=dict(interval=25),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=2))

@@ -12,34 +12,25 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmdet.registry import HOOKS
-
-# Parameters that exist only in a joint model: a stock checkpoint cannot have them.
-JOINT_ONLY_KEYS = ('.text_bank.', '.projection.', '.contrastive.')
+from ..models import ContrastiveBranch, TextEmbeddingBank
 
 
-def _module_of(key: str) -> str:
-    """'roi_head.bbox_head.projection.0.weight' -> 'roi_head.bbox_head.projection'."""
-    parts = key.split('.')
-    for i, part in enumerate(parts):
-        if part in ('text_bank', 'projection', 'projections'):
-            return '.'.join(parts[:i + 1])
-    return key
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
 
 
-def contrastive_heads(model) -> Dict[str, object]:
-    """``{module name: module}`` of every module of ``model`` that holds a text bank
-    (two-stage heads, and the grid branch of one-stage heads)."""
-    model = model.module if is_model_wrapper(model) else model
-    return {name: module for name, module in model.named_modules()
-            if hasattr(module, 'text_bank')}
+def text_banks(model) -> Dict[str, object]:
+    """``{module name: bank}`` of every :class:`TextEmbeddingBank` in ``model``; the
+    name is also the bank's config field below ``model`` (e.g.
+    ``roi_head.bbox_head.contrastive_branch.text_bank``)."""
+    return {name: module for name, module in _unwrap(model).named_modules()
+            if isinstance(module, TextEmbeddingBank)}
 
 
-def bank_config_field(module_name: str) -> str:
-    """The config field of a bank: one-stage heads build their grid branch (module
-    ``<head>.contrastive``) from the head's own ``text_bank`` argument."""
-    head = module_name[:-len('.contrastive')] if module_name.endswith('.contrastive') \
-        else module_name
-    return f'model.{head}.text_bank'
+def contrastive_branches(model) -> Dict[str, object]:
+    """``{module name: branch}`` of every :class:`ContrastiveBranch` in ``model``."""
+    return {name: module for name, module in _unwrap(model).named_modules()
+            if isinstance(module, ContrastiveBranch)}
 
 
 def dataset_classes(dataloader) -> Optional[tuple]:
@@ -72,8 +63,8 @@ class JointTrainingCheckHook(Hook):
         classes = dataset_classes(runner.train_dataloader)
         if classes is None:
             return
-        for name, head in contrastive_heads(runner.model).items():
-            bank_classes = tuple(head.text_bank.class_names)
+        for name, bank in text_banks(runner.model).items():
+            bank_classes = tuple(bank.class_names)
             if bank_classes == classes:
                 continue
             if sorted(bank_classes) == sorted(classes):
@@ -86,7 +77,7 @@ class JointTrainingCheckHook(Hook):
                            f'{sorted(set(bank_classes) - set(classes))}, only in the dataset: '
                            f'{sorted(set(classes) - set(bank_classes))})')
             raise ValueError(
-                f'{bank_config_field(name)}.class_names and train_dataloader.dataset.metainfo'
+                f'model.{name}.class_names and train_dataloader.dataset.metainfo'
                 f"['classes'] in {runner.cfg.filename} have {problem}; fix: give text_bank."
                 f"class_names the dataset's classes in label order, e.g. "
                 f"class_names={{{{_base_.metainfo.classes}}}} or the list {list(classes)}")
@@ -94,11 +85,15 @@ class JointTrainingCheckHook(Hook):
     def _report_load_from(self, runner, filename: str) -> None:
         checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
         stored = set(checkpoint.get('state_dict', checkpoint))
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = _unwrap(runner.model)
         missing = [k for k in model.state_dict() if k not in stored]
-        new = [k for k in missing if any(p in k for p in JOINT_ONLY_KEYS)]
+        # A stock checkpoint cannot hold the branches: their tensors are new.
+        branches = tuple(f'{name}.' for name in contrastive_branches(model))
+        new = [k for k in missing if k.startswith(branches)]
         shared_missing = [k for k in missing if k not in new]
-        groups = sorted({_module_of(key) for key in new})
+        # Grouped by the branch's own modules: '...contrastive_branch.text_bank'.
+        groups = sorted({prefix + key[len(prefix):].split('.')[0] for key in new
+                         for prefix in branches if key.startswith(prefix)})
         total = len(model.state_dict())
         line = (f'load_from {filename}: loaded {total - len(missing)} of the model\'s {total} '
                 f'tensors; {len(new)} are new in the joint model and keep their '
@@ -187,4 +182,3 @@ class RandomStateHook(Hook):
         torch.set_rng_state(state['torch'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])
-

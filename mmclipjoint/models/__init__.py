@@ -1,9 +1,11 @@
-from .dense_heads import ContrastiveRTMDetHead, ContrastiveYOLOHead, GridContrastiveBranch
+from .dense_heads import ContrastiveRTMDetHead, ContrastiveYOLOXHead
+from .layers import (ContrastiveBranch, GridContrastiveBranch, RegionContrastiveBranch,
+                     TextEmbeddingBank)
 from .losses import InfoNCELoss
 from .roi_heads import ContrastiveBBoxHead
-from .text_embedding_bank import TextEmbeddingBank
 
 __all__ = [
-    'ContrastiveBBoxHead', 'ContrastiveRTMDetHead', 'ContrastiveYOLOHead',
-    'GridContrastiveBranch', 'InfoNCELoss', 'TextEmbeddingBank'
+    'ContrastiveBBoxHead', 'ContrastiveBranch', 'ContrastiveRTMDetHead',
+    'ContrastiveYOLOXHead', 'GridContrastiveBranch', 'InfoNCELoss', 'RegionContrastiveBranch',
+    'TextEmbeddingBank'
 ]

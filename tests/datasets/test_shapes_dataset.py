@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 from pycocotools.coco import COCO
 
-from conftest import BASELINE_CONFIG, REPO, TINY
+from joint_testing import BASELINE_CONFIG, REPO, TINY
 from mmclipjoint.datasets import (SHAPES_CLASSES, ShapesParams, dataset_fingerprint,
                                   generate_shapes_dataset, long_tail_counts,
                                   prepare_builtin_dataset)
@@ -160,7 +160,7 @@ def test_dataset_configs_build_with_mmdets_datasets_and_metrics(tiny_shapes, lay
 
 
 def test_generate_tool_flags_win_over_the_config(tmp_path):
-    from conftest import run_tool
+    from joint_testing import run_tool
     out = run_tool('generate_dataset.py', '--config', BASELINE_CONFIG, '--root',
                    str(tmp_path / 'mine'), '--num-train', '3', '--num-val', '1', '--image-size',
                    '64', cwd=str(tmp_path))

@@ -6,7 +6,7 @@ import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
-from mmclipjoint.engine.hooks import contrastive_heads
+from mmclipjoint.engine.hooks import text_banks
 from mmdet.registry import HOOKS
 
 
@@ -19,13 +19,14 @@ class PoisonTextBankHook(Hook):
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter + 1 == self.at_iter:
-            for head in contrastive_heads(runner.model).values():
-                head.text_bank.log_logit_scale.data.fill_(float('nan'))
+            for bank in text_banks(runner.model).values():
+                bank.log_logit_scale.data.fill_(float('nan'))
 
 
 @HOOKS.register_module()
 class RecordRankHook(Hook):
-    """Each process writes its own (not reduced) losses and final bank parameters."""
+    """Each process writes its own (not reduced) losses and its final parameters
+    (not the BatchNorm statistics, which each process updates from its own images)."""
 
     priority = 'HIGHEST'  # listed before LossGuardHook: sees the outputs before reduction
 
@@ -39,6 +40,6 @@ class RecordRankHook(Hook):
         rank = get_rank()
         with open(osp.join(runner.work_dir, f'rank{rank}_losses.json'), 'w') as f:
             json.dump(self.local_losses, f)
-        banks = {name: head.text_bank.state_dict()
-                 for name, head in contrastive_heads(runner.model).items()}
-        torch.save(banks, osp.join(runner.work_dir, f'rank{rank}_bank.pth'))
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        parameters = {name: p.detach() for name, p in model.named_parameters()}
+        torch.save(parameters, osp.join(runner.work_dir, f'rank{rank}_parameters.pth'))

@@ -3,7 +3,7 @@ asserted: speed is measured by the benchmark, not by tests)."""
 import json
 import math
 
-from conftest import JOINT_CONFIG, TINY_RUN, build_detector, run_tool
+from joint_testing import JOINT_CONFIG, TINY_RUN, build_detector, run_tool
 
 
 def test_benchmark_reports_joint_over_baseline_ratios(tmp_path):
@@ -22,6 +22,6 @@ def test_benchmark_reports_joint_over_baseline_ratios(tmp_path):
     # The CPU memory count sees the branch: its parameters and their gradients at least.
     model = build_detector(JOINT_CONFIG)
     branch_bytes = sum(p.numel() * 4 for n, p in model.named_parameters()
-                       if '.projection.' in n or '.text_bank.' in n)
+                       if '.contrastive_branch.' in n)
     extra_mb = result['joint']['train_memory_mb'] - result['baseline']['train_memory_mb']
     assert extra_mb >= 2 * branch_bytes / 2**20

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from conftest import BASELINE_CONFIG, ITERS_PER_EPOCH, TINY_RUN, run_tool, scalars
+from joint_testing import BASELINE_CONFIG, ITERS_PER_EPOCH, TINY_RUN, run_tool, scalars
 from mmclipjoint.utils import load_local_training_checkpoint
 
 

@@ -2,4 +2,4 @@
 # 'openai' tag downloads them; offline, set clip.pretrained to a local checkpoint).
 _base_ = '../faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'
 
-model = dict(roi_head=dict(bbox_head=dict(text_bank=dict(init='clip'))))
+model = dict(roi_head=dict(bbox_head=dict(contrastive_branch=dict(text_bank=dict(init='clip')))))

@@ -2,4 +2,4 @@
 # probabilities (w = 0.5) instead of skipping the branch.
 _base_ = '../rtmdet_tiny_clip-joint_12e_shapes.py'
 
-model = dict(bbox_head=dict(inference='fused', fusion_weight=0.5))
+model = dict(bbox_head=dict(contrastive_branch=dict(inference='fused', fusion_weight=0.5)))

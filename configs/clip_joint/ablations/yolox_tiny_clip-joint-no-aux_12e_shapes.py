@@ -2,4 +2,4 @@
 # over the background cells.
 _base_ = '../yolox_tiny_clip-joint_12e_shapes.py'
 
-model = dict(bbox_head=dict(loss_contrastive=dict(aux_loss_weight=0.0)))
+model = dict(bbox_head=dict(contrastive_branch=dict(loss_contrastive=dict(aux_loss_weight=0.0))))

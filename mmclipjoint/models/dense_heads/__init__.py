@@ -1,4 +1,4 @@
-from .contrastive_yolo_head import ContrastiveRTMDetHead, ContrastiveYOLOHead
-from .grid_contrastive_branch import GridContrastiveBranch
+from .contrastive_rtmdet_head import ContrastiveRTMDetHead
+from .contrastive_yolox_head import ContrastiveYOLOXHead
 
-__all__ = ['ContrastiveRTMDetHead', 'ContrastiveYOLOHead', 'GridContrastiveBranch']
+__all__ = ['ContrastiveRTMDetHead', 'ContrastiveYOLOXHead']

@@ -1,18 +1,15 @@
-"""Pieces shared by every head that carries a contrastive branch."""
+"""How a contrastive branch's class probabilities are mixed into a head's own scores.
+
+One function per kind of classifier: softmax heads with a background column (the RoI
+heads) and sigmoid heads (the one-stage heads). Each returns scores in the form the
+head's stock ``predict_by_feat`` expects, so that its own activation recovers the fused
+probabilities and nothing downstream changes.
+"""
 import torch
 from torch import Tensor
 
 
-def check_bank_matches_head(bank, num_classes: int, where: str) -> None:
-    """Refuse a head whose ``num_classes`` differs from its text bank's class count."""
-    if bank.num_classes != num_classes:
-        raise ValueError(
-            f'{where}.num_classes is {num_classes} but its text_bank has {bank.num_classes} '
-            f'class names ({bank.class_names[:4]}...); fix: give text_bank.class_names the '
-            f"dataset's {num_classes} classes in label order, or correct num_classes")
-
-
-def fuse_class_scores(cls_score: Tensor, contrastive_logits: Tensor, weight: float) -> Tensor:
+def fuse_softmax_scores(cls_score: Tensor, contrastive_logits: Tensor, weight: float) -> Tensor:
     """Mix a softmax head's class probabilities with the contrastive branch's.
 
     Args:
@@ -34,3 +31,20 @@ def fuse_class_scores(cls_score: Tensor, contrastive_logits: Tensor, weight: flo
         contrastive = torch.cat([contrastive * (1 - background), background], 1)
     fused = (1 - weight) * stock + weight * contrastive
     return fused.clamp_min(1e-12).log().to(cls_score.dtype)
+
+
+def fuse_sigmoid_scores(cls_score: Tensor, contrastive_probs: Tensor, weight: float) -> Tensor:
+    """Mix a sigmoid head's class scores with the contrastive class probabilities.
+
+    Args:
+        cls_score (Tensor): stock logits of any shape, e.g. (B, C, H, W).
+        contrastive_probs (Tensor): the contrastive class probabilities (softmax over the
+            classes and background, background column dropped), same shape.
+        weight (float): weight of the contrastive probabilities.
+
+    Returns:
+        Tensor: ``logit((1 - w) sigmoid(s) + w p_contrastive)``, so that the head's stock
+        ``sigmoid`` returns the fused probabilities.
+    """
+    mixed = (1 - weight) * cls_score.float().sigmoid() + weight * contrastive_probs.float()
+    return torch.logit(mixed.clamp(1e-6, 1 - 1e-6)).to(cls_score.dtype)

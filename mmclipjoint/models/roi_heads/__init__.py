@@ -1,3 +1,3 @@
-from .contrastive_bbox_head import ContrastiveBBoxHead
+from .bbox_heads import ContrastiveBBoxHead
 
 __all__ = ['ContrastiveBBoxHead']

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import REPO
+from joint_testing import REPO
 from mmclipjoint.models import TextEmbeddingBank
-from mmclipjoint.models.text_embedding_bank import (embedding_file_metadata,
-                                                    save_embedding_file)
+from mmclipjoint.models.layers.text_embedding_bank import (embedding_file_metadata,
+                                                           save_embedding_file)
 from mmdet.registry import MODELS
 
 CLASSES = ['circle', 'pottedplant', 'star']

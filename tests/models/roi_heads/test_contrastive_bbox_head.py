@@ -1,16 +1,15 @@
-"""ContrastiveBBoxHead: the stock bbox-head contract, the joint detectors built from the
-real configs (Faster R-CNN, Cascade R-CNN), learning, and zero-overhead inference."""
+"""ContrastiveBBoxHead: the stock bbox-head contract, fused inference, labels paired with
+their regions' rows under the stock RoI head, Cascade and Mask R-CNN from their configs."""
 import copy
 
 import pytest
 import torch
-from mmengine.optim import build_optim_wrapper
-from mmengine.config import Config
 
-from conftest import BASELINE_CONFIG, JOINT_CONFIG, REPO, build_detector, shapes_batch
-from mmclipjoint.models.contrastive_scores import fuse_class_scores
+from joint_testing import JOINT_CONFIG, REPO, build_detector, capture, shapes_batch
+from mmclipjoint.models.layers import fuse_softmax_scores
 from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox_overlaps
 
 HEAD = dict(in_channels=16, fc_out_channels=32, roi_feat_size=7, num_classes=3,
             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
@@ -18,9 +17,9 @@ HEAD = dict(in_channels=16, fc_out_channels=32, roi_feat_size=7, num_classes=3,
 BANK = dict(type='TextEmbeddingBank', class_names=['a', 'b', 'c'], init='random', embed_dims=24)
 
 
-def joint_head(**kwargs):
-    return MODELS.build(dict(type='ContrastiveBBoxHead', text_bank=BANK, proj_hidden_dims=20,
-                             **HEAD, **kwargs))
+def joint_head(**branch):
+    return MODELS.build(dict(type='ContrastiveBBoxHead', **HEAD, contrastive_branch=dict(
+        text_bank=BANK, hidden_channels=20, **branch)))
 
 
 def test_output_contract_and_stock_values_equal_shared2fc():
@@ -28,7 +27,7 @@ def test_output_contract_and_stock_values_equal_shared2fc():
     joint = joint_head()
     joint.load_state_dict(stock.state_dict(), strict=False)  # stock keys unchanged
     missing = set(joint.state_dict()) - set(stock.state_dict())
-    assert all(k.startswith(('text_bank.', 'projection.')) for k in missing)
+    assert missing and all(k.startswith('contrastive_branch.') for k in missing)
     rois = torch.randn(10, 16, 7, 7)
     for mode in ('train', 'eval'):
         getattr(stock, mode)()
@@ -38,10 +37,11 @@ def test_output_contract_and_stock_values_equal_shared2fc():
             [torch.Size([10, 4]), torch.Size([10, 12])]
         for a, b in zip(ours, theirs):
             torch.testing.assert_close(a, b)
-    # Training forward keeps one contrastive logit row per RoI (3 classes + background).
+    # The training forward kept the classifier's input feature of every RoI.
+    assert joint.contrastive_branch._record is None  # eval() dropped the pending one
     joint.train()
     joint(rois)
-    assert joint._region_logits.shape == (10, 4)
+    assert joint.contrastive_branch._record.features[0].shape == (10, 32)
 
 
 def test_fused_inference_mixes_probabilities():
@@ -52,63 +52,67 @@ def test_fused_inference_mixes_probabilities():
     stock_joint.load_state_dict(joint.state_dict())
     stock_score, _ = stock_joint(rois)
     feature = stock_joint.shared_fcs[1](stock_joint.shared_fcs[0](rois.flatten(1)).relu()).relu()
-    contrastive = joint.contrastive_logits(feature).softmax(-1)
+    contrastive = joint.contrastive_branch.logits(feature).softmax(-1)
     expected = 0.7 * stock_score.softmax(-1) + 0.3 * contrastive
     torch.testing.assert_close(cls_score.softmax(-1), expected, atol=1e-5, rtol=1e-5)
     # Without a background embedding the stock background probability is kept.
-    no_bg = fuse_class_scores(stock_score, torch.randn(6, 3), 0.3).softmax(-1)
+    no_bg = fuse_softmax_scores(stock_score, torch.randn(6, 3), 0.3).softmax(-1)
     torch.testing.assert_close(no_bg[:, -1], stock_score.softmax(-1)[:, -1])
 
 
 def test_bad_head_configs_are_named():
-    with pytest.raises(ValueError, match=r'roi_head.bbox_head.num_classes is 4 but its text_bank '
-                                         r'has 3 class names'):
-        MODELS.build(dict(type='ContrastiveBBoxHead', text_bank=BANK, **dict(HEAD, num_classes=4)))
+    with pytest.raises(ValueError, match=r'ContrastiveBBoxHead.num_classes is 4 but its '
+                                         r'contrastive_branch.text_bank has 3 class names'):
+        MODELS.build(dict(type='ContrastiveBBoxHead', **dict(HEAD, num_classes=4),
+                          contrastive_branch=dict(text_bank=BANK)))
     with pytest.raises(ValueError, match='inference must be one of'):
         joint_head(inference='both')
+    with pytest.raises(ValueError, match="inference='fused' needs a softmax loss_cls"):
+        MODELS.build(dict(type='ContrastiveBBoxHead', **HEAD,
+                          loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
+                          contrastive_branch=dict(text_bank=BANK, inference='fused')))
 
 
-def test_joint_faster_rcnn_from_config_runs_loss_and_predict(tiny_shapes):
-    root = tiny_shapes[0]
+def test_labels_pair_with_the_rows_of_their_own_regions(tiny_shapes, monkeypatch):
+    """Under the stock StandardRoIHead: row i of the region logits is RoI i's, and label i
+    is RoI i's class (it overlaps a box of that class), as the assigner meant."""
     model = build_detector(JOINT_CONFIG)
-    assert type(model.roi_head).__name__ == 'StandardRoIHead'  # the stock RoI head
-    data = model.data_preprocessor(shapes_batch(root, [0, 1]), training=True)
-    losses = model(**data, mode='loss')
-    for key in ('loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'loss_infonce',
-                'loss_aux_ce'):
-        assert key in losses
-    assert torch.isfinite(losses['loss_infonce']) and losses['loss_infonce'] > 0
-    model.eval()
+    head = model.roi_head.bbox_head
+    branch = head.contrastive_branch
+    steps, bbox_losses, scored = [], [], []
+    capture(monkeypatch, model.roi_head, 'loss', steps)
+    capture(monkeypatch, head, 'loss', bbox_losses)
+    capture(monkeypatch, branch.loss_contrastive, 'forward', scored)
+    batch = shapes_batch(tiny_shapes[0], [0, 1])
+    model(**model.data_preprocessor(copy.deepcopy(batch), training=True), mode='loss')
+    (step_args, _, _), = steps
+    x, data_samples = step_args[0], step_args[2]
+    (loss_args, _, _), = bbox_losses
+    rois, labels, label_weights = loss_args[2], loss_args[3], loss_args[4]
+    (score_args, _, _), = scored
+    logits, scored_labels, scored_weights = score_args[:3]
+    torch.testing.assert_close(scored_labels, labels)
+    torch.testing.assert_close(scored_weights, label_weights.float())
+    # The logits recomputed, independently, from those RoIs in that order.
     with torch.no_grad():
-        data = model.data_preprocessor(shapes_batch(root, [0, 1], JOINT_CONFIG, 'val'))
-        results = model(**data, mode='predict')
-    assert len(results) == 2
-    assert results[0].pred_instances.bboxes.shape[1] == 4
+        feature = model.roi_head.bbox_roi_extractor(
+            x[:model.roi_head.bbox_roi_extractor.num_inputs], rois).flatten(1)
+        for fc in head.shared_fcs:
+            feature = fc(feature).relu()
+        torch.testing.assert_close(logits, branch.logits(feature), atol=1e-5, rtol=1e-4)
+    # And every foreground label is the class of a ground-truth box its RoI overlaps.
+    foreground = labels < head.num_classes
+    assert foreground.sum() > 0 and (~foreground).sum() > 0
+    for i in foreground.nonzero().squeeze(1).tolist():
+        gt = data_samples[int(rois[i, 0])].gt_instances
+        overlaps = bbox_overlaps(rois[i:i + 1, 1:], gt.bboxes)[0]
+        assert (overlaps[gt.labels == labels[i]] >= 0.5).any(), i
 
 
-def test_joint_loss_falls_on_the_builtin_dataset(tiny_shapes):
-    torch.manual_seed(0)
-    model = build_detector(JOINT_CONFIG)
-    cfg = Config.fromfile(JOINT_CONFIG)
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    batch = shapes_batch(tiny_shapes[0], [0, 1, 2, 3])
-    history = []
-    for _ in range(12):
-        data = model.data_preprocessor(copy.deepcopy(batch), training=True)
-        losses = model(**data, mode='loss')
-        total, log = model.parse_losses(losses)
-        optim.update_params(total)
-        history.append({k: v.item() for k, v in log.items()})
-    first, last = history[0], history[-1]
-    assert last['loss'] < 0.7 * first['loss']
-    assert last['loss_infonce'] < first['loss_infonce']
-    assert last['loss_aux_ce'] < first['loss_aux_ce']
-
-
-def test_cascade_rcnn_with_the_head_computes_its_loss(tiny_shapes):
+def test_cascade_rcnn_with_the_head_computes_every_stage(tiny_shapes):
     options = {'model.backbone.init_cfg': None}
     for stage in range(3):
-        options[f'model.roi_head.bbox_head.{stage}.text_bank.init'] = 'random'
+        options[f'model.roi_head.bbox_head.{stage}.contrastive_branch.text_bank.init'] = 'random'
     model = build_detector(f'{REPO}/configs/clip_joint/cascade-rcnn_r50_fpn_clip-joint_1x_coco.py',
                            options)
     assert [type(h).__name__ for h in model.roi_head.bbox_head] == ['ContrastiveBBoxHead'] * 3
@@ -119,31 +123,15 @@ def test_cascade_rcnn_with_the_head_computes_its_loss(tiny_shapes):
         for key in ('loss_cls', 'loss_bbox', 'loss_infonce', 'loss_aux_ce'):
             assert torch.isfinite(losses[f's{stage}.{key}']).all()
     model.parse_losses(losses)[0].backward()
-    assert all(h.text_bank.embeddings.grad is not None for h in model.roi_head.bbox_head)
-
-
-def test_branch_skipped_predictions_equal_the_baseline(tiny_shapes):
-    torch.manual_seed(0)
-    baseline = build_detector(BASELINE_CONFIG).eval()
-    joint = build_detector(JOINT_CONFIG).eval()
-    incompatible = joint.load_state_dict(baseline.state_dict(), strict=False)
-    assert not incompatible.unexpected_keys
-    assert all('.text_bank.' in k or '.projection.' in k for k in incompatible.missing_keys)
-    batch = shapes_batch(tiny_shapes[0], [0, 1, 2], BASELINE_CONFIG, 'val')
-    with torch.no_grad():
-        ours = joint(**joint.data_preprocessor(copy.deepcopy(batch)), mode='predict')
-        theirs = baseline(**baseline.data_preprocessor(copy.deepcopy(batch)), mode='predict')
-    for a, b in zip(ours, theirs):
-        assert len(a.pred_instances) == len(b.pred_instances) > 0
-        for key in ('bboxes', 'scores', 'labels'):
-            torch.testing.assert_close(a.pred_instances[key], b.pred_instances[key])
+    assert all(h.contrastive_branch.text_bank.embeddings.grad is not None
+               for h in model.roi_head.bbox_head)
 
 
 def test_mask_rcnn_with_the_head_computes_bbox_mask_and_contrastive_losses():
     from mmdet.testing import demo_mm_inputs
     model = build_detector(f'{REPO}/configs/clip_joint/mask-rcnn_r50_fpn_clip-joint_1x_coco.py',
                            {'model.backbone.init_cfg': None,
-                            'model.roi_head.bbox_head.text_bank.init': 'random'})
+                            'model.roi_head.bbox_head.contrastive_branch.text_bank.init': 'random'})
     assert type(model.roi_head).__name__ == 'StandardRoIHead'
     torch.manual_seed(0)
     batch = demo_mm_inputs(batch_size=1, image_shapes=[(3, 128, 128)], num_items=[3],
@@ -152,4 +140,4 @@ def test_mask_rcnn_with_the_head_computes_bbox_mask_and_contrastive_losses():
     for key in ('loss_cls', 'loss_bbox', 'loss_mask', 'loss_infonce', 'loss_aux_ce'):
         assert torch.isfinite(losses[key])
     model.parse_losses(losses)[0].backward()
-    assert model.roi_head.bbox_head.text_bank.embeddings.grad is not None
+    assert model.roi_head.bbox_head.contrastive_branch.text_bank.embeddings.grad is not None

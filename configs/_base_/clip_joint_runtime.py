@@ -1,0 +1,15 @@
+# Runtime pieces every mmclipjoint training config shares, written once. Every name
+# starts with `clip_joint_`, so this file sits beside any stock config in a `_base_`
+# list without clashing; a config takes them with mmengine's Python syntax:
+#   custom_hooks = _base_.custom_hooks + _base_.clip_joint_hooks  # keeps the stock hooks
+#   optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+
+# mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
+clip_joint_hooks = [
+    dict(type='JointTrainingCheckHook'),  # class names vs dataset; load_from report
+    dict(type='LossGuardHook'),  # losses reduced over processes; stop on NaN/inf
+    dict(type='RandomStateHook'),  # RNG state in checkpoints: exact resume
+]
+# No weight decay on the text embeddings and temperatures (as in CLIP); merged into
+# the stock config's own paramwise_cfg (YOLOX's and RTMDet's norm/bias rules stay).
+clip_joint_paramwise_cfg = dict(custom_keys={'text_bank': dict(decay_mult=0.0)})

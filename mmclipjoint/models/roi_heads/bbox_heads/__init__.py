@@ -1,0 +1,3 @@
+from .contrastive_bbox_head import ContrastiveBBoxHead
+
+__all__ = ['ContrastiveBBoxHead']
