@@ -2,7 +2,7 @@
 # environment (.venv) exists and matches requirements.txt: a few seconds when it does.
 PY := .venv/bin/python
 
-.PHONY: env demo test data benchmark clean
+.PHONY: env demo lint test data benchmark clean
 
 env:
 	@bash tools/setup_env.sh
@@ -10,7 +10,13 @@ env:
 demo: env
 	$(PY) tools/demo.py
 
-test: env
+# Style first (seconds), then the suite: what .ci/run runs.
+LINTED := mmclipjoint tools tests configs
+lint: env
+	$(PY) -m flake8 $(LINTED)
+	$(PY) -m isort --check-only --diff $(LINTED)
+
+test: lint
 	$(PY) -m pytest -q tests
 
 data: env

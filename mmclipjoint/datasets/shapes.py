@@ -27,7 +27,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import os
 import os.path as osp
 import shutil
