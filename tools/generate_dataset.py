@@ -42,7 +42,7 @@ def main():
     params = ShapesParams.from_dict(spec)
     meta = generate_shapes_dataset(root, params, force=args.force)
     print(f'shapes dataset in {root}: {asdict(params)}')
-    for split in ('train', 'val'):
+    for split in ('train', 'val', 'test'):
         info = meta[split]
         counts = dict(zip(meta['classes'], info['label_class_counts']))
         print(f'  {split}: {info["num_images"]} images, {info["num_boxes"]} boxes, '

@@ -14,9 +14,10 @@ model = dict(
 
 train_dataloader = dict(batch_size=4, num_workers=2, dataset={{_base_.shapes_train_dataset}})
 val_dataloader = dict(batch_size=4, num_workers=2, dataset={{_base_.shapes_val_dataset}})
-test_dataloader = val_dataloader
+# tools/test.py reports the held-out test split; validation chooses options.
+test_dataloader = dict(batch_size=4, num_workers=2, dataset={{_base_.shapes_test_dataset}})
 val_evaluator = {{_base_.shapes_evaluator}}
-test_evaluator = val_evaluator
+test_evaluator = {{_base_.shapes_test_evaluator}}
 
 max_epochs = 12
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

@@ -5,20 +5,22 @@ both the COCO json and the Pascal VOC xml layouts so that MMDetection's own
 ``CocoDataset`` and ``VOCDataset`` read it unchanged::
 
     <root>/
-      VOC2007/JPEGImages/{train,val}_NNNNN.jpg   images (shared by both layouts)
-      VOC2007/Annotations/*.xml                  VOC annotations
-      VOC2007/ImageSets/Main/{train,val}.txt     VOC image lists
-      annotations/instances_{train,val}.json     COCO annotations
+      VOC2007/JPEGImages/{train,val,test}_NNNNN.jpg   images (shared by both layouts)
+      VOC2007/Annotations/*.xml                       VOC annotations
+      VOC2007/ImageSets/Main/{train,val,test}.txt     VOC image lists
+      annotations/instances_{train,val,test}.json     COCO annotations
       meta.json                                  parameters, class counts, flips
 
+Three splits: ``train``; ``val``, where options are compared; and ``test``, held out
+for the numbers a study reports. Validation and test are balanced and clean.
 Two knobs make it a test bed for robustness to the problems the paper targets:
 
 * ``imbalance_ratio``: class frequencies in the training split follow a
   geometric long tail, the most frequent class ``imbalance_ratio`` times the
-  least frequent one (1.0 = balanced). Validation stays balanced.
+  least frequent one (1.0 = balanced).
 * ``label_noise``: that fraction of the training boxes gets its class flipped to
-  a uniformly drawn *other* class; the pixels keep the true class, and
-  validation labels are never flipped. ``meta.json`` lists every flip.
+  a uniformly drawn *other* class; the pixels keep the true class. ``meta.json``
+  lists every flip.
 
 Everything is a pure function of the parameters (``seed`` included): the same
 parameters give byte-identical files.
@@ -48,7 +50,9 @@ _CLASS_HUES = (0.0, 215.0, 120.0, 55.0, 285.0, 28.0)
 SHAPES_PALETTE = [(220, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 30),
                   (150, 60, 200), (240, 130, 30)]
 
-_SPLITS = ('train', 'val')
+# A split's random streams are seeded by its index here: appending a split leaves the
+# bytes of the others unchanged.
+_SPLITS = ('train', 'val', 'test')
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class ShapesParams:
     image_size: int = 160
     num_train: int = 400
     num_val: int = 100
+    num_test: int = 300
     min_objects: int = 2
     max_objects: int = 5
     min_object_size: float = 0.15  # object diameter, as a fraction of the image side
@@ -69,7 +74,8 @@ class ShapesParams:
     def __post_init__(self):
         checks = [
             (self.image_size >= 32, 'image_size must be >= 32'),
-            (self.num_train >= 1 and self.num_val >= 1, 'num_train and num_val must be >= 1'),
+            (min(self.num_train, self.num_val, self.num_test) >= 1,
+             'num_train, num_val and num_test must be >= 1'),
             (1 <= self.min_objects <= self.max_objects,
              'need 1 <= min_objects <= max_objects'),
             (0 < self.min_object_size <= self.max_object_size <= 0.9,
@@ -229,7 +235,7 @@ def _render_image(rng: np.random.Generator, labels: Sequence[int],
 def _split_labels(split: str, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
     """Objects per image and the true class of every object, for one split."""
     rng = np.random.default_rng([p.seed, _SPLITS.index(split), 0])
-    num_images = p.num_train if split == 'train' else p.num_val
+    num_images = dict(train=p.num_train, val=p.num_val, test=p.num_test)[split]
     per_image = rng.integers(p.min_objects, p.max_objects + 1, num_images)
     ratio = p.imbalance_ratio if split == 'train' else 1.0
     counts = long_tail_counts(int(per_image.sum()), len(SHAPES_CLASSES), ratio)
@@ -355,7 +361,7 @@ def _generate_unlocked(root: str, params: ShapesParams, force: bool, logger) -> 
         return meta
     if meta is not None or osp.exists(root):
         logger(f'[shapes] parameters of {root} differ from the requested ones: regenerating')
-    logger(f'[shapes] generating {params.num_train}+{params.num_val} images of '
+    logger(f'[shapes] generating {params.num_train}+{params.num_val}+{params.num_test} images of '
            f'{params.image_size}x{params.image_size} into {root}')
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)

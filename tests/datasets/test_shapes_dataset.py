@@ -71,10 +71,12 @@ def test_imbalance_and_noise_knobs_give_the_counts_asked_for(tiny_shapes):
     np.testing.assert_array_equal(true_counts,
                                   long_tail_counts(train['num_boxes'], 6, 4.0))
     assert true_counts[0] / true_counts[-1] == pytest.approx(4.0, abs=4.0 / true_counts[-1] + 0.05)
-    # Validation is balanced (within one box) and clean.
-    assert max(val['true_class_counts']) - min(val['true_class_counts']) <= 1
-    assert val['flipped_annotation_ids'] == []
-    assert val['label_class_counts'] == val['true_class_counts']
+    # Validation and the held-out test split are balanced (within one box) and clean.
+    for held_out in (val, meta['test']):
+        assert max(held_out['true_class_counts']) - min(held_out['true_class_counts']) <= 1
+        assert held_out['flipped_annotation_ids'] == []
+        assert held_out['label_class_counts'] == held_out['true_class_counts']
+    assert meta['test']['num_images'] == params.num_test
 
     # Exactly round(noise * N) training labels differ from what the images show,
     # and every listed flip really is a different class in the annotation file.
@@ -91,20 +93,38 @@ def test_imbalance_and_noise_knobs_give_the_counts_asked_for(tiny_shapes):
     assert all(anns[i]['bbox'] == clean[i]['bbox'] for i in anns)  # only labels change
     for ann_id, true_name in zip(train['flipped_annotation_ids'], train['flipped_true_labels']):
         assert SHAPES_CLASSES[clean[ann_id]['category_id'] - 1] == true_name
-    # Validation files are identical with and without noise.
-    for split_file in ('annotations/instances_val.json', 'VOC2007/ImageSets/Main/val.txt'):
+    # Validation and test files are identical with and without noise.
+    for split_file in ('annotations/instances_val.json', 'VOC2007/ImageSets/Main/val.txt',
+                       'annotations/instances_test.json', 'VOC2007/ImageSets/Main/test.txt'):
         assert open(osp.join(root, split_file)).read() == \
             open(osp.join(clean_root, split_file)).read()
 
 
+def test_test_split_is_its_own_and_leaves_train_and_val_unchanged(tmp_path):
+    small, large = (generate_shapes_dataset(str(tmp_path / name), ShapesParams(
+        image_size=64, num_train=4, num_val=2, num_test=num_test, seed=5))
+        for name, num_test in (('small', 2), ('large', 5)))
+    for split in ('train', 'val'):  # a split's bytes do not depend on the others' sizes
+        for name in ([f'annotations/instances_{split}.json']
+                     + [f'VOC2007/JPEGImages/{split}_{i:05d}.jpg' for i in range(2)]):
+            assert open(tmp_path / 'small' / name, 'rb').read() == \
+                open(tmp_path / 'large' / name, 'rb').read()
+    test = json.load(open(tmp_path / 'large' / 'annotations/instances_test.json'))
+    assert [i['file_name'] for i in test['images']] == [f'test_{i:05d}.jpg' for i in range(5)]
+    val = json.load(open(tmp_path / 'large' / 'annotations/instances_val.json'))
+    assert open(tmp_path / 'large' / 'VOC2007/JPEGImages/test_00000.jpg', 'rb').read() != \
+        open(tmp_path / 'large' / 'VOC2007/JPEGImages/val_00000.jpg', 'rb').read()
+    assert len(val['images']) == 2 and large['test']['num_images'] == 5
+
+
 def test_same_seed_same_files_and_reuse(tmp_path):
-    params = ShapesParams(image_size=64, num_train=6, num_val=3, seed=11)
+    params = ShapesParams(image_size=64, num_train=6, num_val=3, num_test=2, seed=11)
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     generate_shapes_dataset(a, params)
     generate_shapes_dataset(b, params)
     assert dataset_fingerprint(a) == dataset_fingerprint(b)
     generate_shapes_dataset(str(tmp_path / 'c'), ShapesParams(image_size=64, num_train=6,
-                                                              num_val=3, seed=12))
+                                                              num_val=3, num_test=2, seed=12))
     assert dataset_fingerprint(str(tmp_path / 'c')) != dataset_fingerprint(a)
 
     # Matching parameters: nothing is rewritten. Other parameters: regenerated in place.
@@ -112,9 +132,9 @@ def test_same_seed_same_files_and_reuse(tmp_path):
     generate_shapes_dataset(a, params)
     assert os.stat(osp.join(a, 'meta.json')).st_mtime_ns == stamp
     meta = generate_shapes_dataset(a, ShapesParams(image_size=64, num_train=5, num_val=3,
-                                                   seed=11))
+                                                   num_test=2, seed=11))
     assert meta['train']['num_images'] == 5
-    assert len(os.listdir(osp.join(a, 'VOC2007/JPEGImages'))) == 5 + 3
+    assert len(os.listdir(osp.join(a, 'VOC2007/JPEGImages'))) == 5 + 3 + 2
     assert not [n for n in os.listdir(tmp_path) if n.startswith('.shapes-')]
 
 
@@ -131,7 +151,8 @@ def test_config_classes_match_generator_and_are_checked(tmp_path):
     cfg = Config.fromfile(BASELINE_CONFIG)
     assert tuple(cfg.metainfo['classes']) == SHAPES_CLASSES
     assert cfg.model.roi_head.bbox_head.num_classes == len(SHAPES_CLASSES)
-    cfg.builtin_dataset.update(root=str(tmp_path / 'd'), image_size=64, num_train=2, num_val=1)
+    cfg.builtin_dataset.update(root=str(tmp_path / 'd'), image_size=64, num_train=2, num_val=1,
+                               num_test=1)
     prepare_builtin_dataset(cfg)
     assert osp.isfile(tmp_path / 'd' / 'meta.json')
     cfg.val_dataloader.dataset.metainfo = dict(classes=SHAPES_CLASSES[::-1])
@@ -145,25 +166,30 @@ def test_dataset_configs_build_with_mmdets_datasets_and_metrics(tiny_shapes, lay
     from mmdet.registry import DATASETS, METRICS
     root = tiny_shapes[0]
     cfg = Config.fromfile(osp.join(REPO, f'configs/_base_/datasets/{layout}.py'))
-    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+    for loader, split in ((cfg.train_dataloader, 'train'), (cfg.val_dataloader, 'val'),
+                          (cfg.test_dataloader, 'test')):
         dataset = DATASETS.build(dict(loader.dataset, data_root=root))
+        assert len(dataset) == dict(train=40, val=8, test=6)[split]  # TINY's split sizes
+        assert all(f'/{split}_' in info['img_path'] for info in dataset.data_list)
         assert type(dataset).__name__ == ('VOCDataset' if layout == 'shapes_voc'
                                           else 'CocoDataset')
         assert dataset.metainfo['classes'] == SHAPES_CLASSES
         sample = dataset[0]
         assert sample['inputs'].shape[1:] == (160, 160)  # the configs' image scale
-    evaluator = dict(cfg.val_evaluator)
-    if 'ann_file' in evaluator:  # CocoMetric reads the annotations when it is built
-        evaluator['ann_file'] = osp.join(root, 'annotations/instances_val.json')
-    metric = METRICS.build(evaluator)
-    assert type(metric).__name__ == ('VOCMetric' if layout == 'shapes_voc' else 'CocoMetric')
+    for split in ('val', 'test'):
+        evaluator = dict(cfg[f'{split}_evaluator'])
+        if 'ann_file' in evaluator:  # CocoMetric reads the annotations when it is built
+            assert evaluator['ann_file'].endswith(f'instances_{split}.json')
+            evaluator['ann_file'] = osp.join(root, f'annotations/instances_{split}.json')
+        metric = METRICS.build(evaluator)
+        assert type(metric).__name__ == ('VOCMetric' if layout == 'shapes_voc' else 'CocoMetric')
 
 
 def test_generate_tool_flags_win_over_the_config(tmp_path):
     from joint_testing import run_tool
     out = run_tool('generate_dataset.py', '--config', BASELINE_CONFIG, '--root',
-                   str(tmp_path / 'mine'), '--num-train', '3', '--num-val', '1', '--image-size',
-                   '64', cwd=str(tmp_path))
+                   str(tmp_path / 'mine'), '--num-train', '3', '--num-val', '1', '--num-test', '1',
+                   '--image-size', '64', cwd=str(tmp_path))
     meta = json.load(open(tmp_path / 'mine' / 'meta.json'))
     assert meta['params']['num_train'] == 3 and meta['params']['image_size'] == 64
     # The config's other parameters are kept, and its own root is left alone.

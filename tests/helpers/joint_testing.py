@@ -12,7 +12,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASELINE_CONFIG = osp.join(REPO, 'configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py')
 
 # Small and quick, but enough boxes per class for the count checks to be meaningful.
-TINY = dict(image_size=96, num_train=40, num_val=8, min_objects=2, max_objects=4)
+TINY = dict(image_size=96, num_train=40, num_val=8, num_test=6, min_objects=2, max_objects=4)
 
 # A real open_clip model architecture, tiny enough for tests; the tests save its
 # random weights to a local file and load them through open_clip's own loading path.
@@ -74,6 +74,7 @@ RTMDET_JOINT = osp.join(REPO, 'configs/clip_joint/rtmdet_tiny_clip-joint_12e_sha
 
 TINY_RUN = [
     'builtin_dataset.image_size=96', 'builtin_dataset.num_train=8', 'builtin_dataset.num_val=4',
+    'builtin_dataset.num_test=4',
     'train_dataloader.batch_size=2', 'default_hooks.logger.interval=1',
     'default_hooks.checkpoint.interval=1', 'randomness.seed=0',
 ] + [f'{loader}.{key}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')

@@ -11,7 +11,8 @@ builtin_dataset = dict(
     root=shapes_data_root,
     image_size=160,
     num_train=400,
-    num_val=100,
+    num_val=100,  # where options are compared
+    num_test=300,  # held out: what a study reports
     imbalance_ratio=5.0,  # most / least frequent training class (long tail)
     label_noise=0.1,  # fraction of training boxes with a flipped class
     seed=0)
@@ -56,8 +57,11 @@ shapes_val_dataset = dict(
     data_prefix=dict(img='VOC2007/JPEGImages/'),
     test_mode=True,
     pipeline=shapes_test_pipeline)
+shapes_test_dataset = dict(shapes_val_dataset, ann_file='annotations/instances_test.json')
 shapes_evaluator = dict(
     _delete_=True,
     type='CocoMetric',
     ann_file=shapes_data_root + 'annotations/instances_val.json',
     metric='bbox')
+shapes_test_evaluator = dict(shapes_evaluator,
+                             ann_file=shapes_data_root + 'annotations/instances_test.json')

@@ -24,6 +24,16 @@ val_dataloader = dict(
         data_prefix=dict(sub_data_root='VOC2007/'),
         test_mode=True,
         pipeline={{_base_.shapes_test_pipeline}}))
-test_dataloader = val_dataloader
+# tools/test.py reports the held-out test split; validation chooses options.
+test_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root={{_base_.shapes_data_root}},
+        metainfo={{_base_.shapes_metainfo}},
+        ann_file='VOC2007/ImageSets/Main/test.txt',
+        data_prefix=dict(sub_data_root='VOC2007/'),
+        test_mode=True,
+        pipeline={{_base_.shapes_test_pipeline}}))
 val_evaluator = dict(_delete_=True, type='VOCMetric', metric='mAP', eval_mode='area')
 test_evaluator = val_evaluator
