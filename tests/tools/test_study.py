@@ -1,0 +1,93 @@
+"""tools/study.py: the grid it plans, the configs it derives, a real (tiny) study run
+through tools/train.py and tools/test.py, resumption, and its table and figures."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from joint_testing import BASELINE_CONFIG, REPO, TINY_RUN, run_tool
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import study  # noqa: E402
+
+
+def test_schedules_scale_in_epochs_and_keep_iteration_warmups():
+    schedulers = Config.fromfile(BASELINE_CONFIG).param_scheduler
+    warmup, steps = study.scaled_schedulers(schedulers, 0.5)
+    assert (warmup['begin'], warmup['end']) == (0, 100)  # iterations: unchanged
+    assert steps['milestones'] == [4] and steps['end'] == 6  # 9 of 12 epochs -> 4 of 6
+    yolox = Config.fromfile(osp.join(REPO, 'configs/yolox/yolox_tiny_12e_shapes.py'))
+    cosine = study.scaled_schedulers(yolox.param_scheduler, 0.5)[1]
+    assert (cosine['begin'], cosine['end'], cosine['T_max']) == (1, 6, 5)  # 1..12 -> 1..6
+
+
+def test_grid_is_seed_major_and_the_derived_config_sets_the_cell(tmp_path):
+    args = study.parse_args(['--families', 'faster-rcnn', 'yolox', '--noise', '0', '0.4',
+                             '--seeds', '0', '1', '--epochs', '3'])
+    runs = study.planned_runs(args)
+    assert len(runs) == 2 * 2 * 2 * 2
+    assert [r['seed'] for r in runs[:8]] == [0] * 8  # every cell at seed 0 first
+    assert len({r['id'] for r in runs}) == len(runs)
+    run = next(r for r in runs if r['variant'] == 'joint' and r['noise'] == 0.4)
+    path = tmp_path / 'config.py'
+    path.write_text(study.run_config(run, 'studies/x/data/n04/'))
+    cfg = Config.fromfile(str(path))
+    assert cfg.builtin_dataset.label_noise == 0.4 and cfg.builtin_dataset.imbalance_ratio == 5.0
+    assert cfg.builtin_dataset.root == 'studies/x/data/n04/'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.data_root == 'studies/x/data/n04/'
+    assert cfg.test_evaluator.ann_file == 'studies/x/data/n04/annotations/instances_test.json'
+    assert cfg.val_evaluator.classwise and cfg.test_evaluator.classwise
+    assert cfg.randomness.seed == run['seed'] and cfg.train_cfg.max_epochs == 3
+    assert cfg.model.roi_head.bbox_head.type == 'ContrastiveBBoxHead'  # the joint config
+
+
+def test_a_config_without_the_builtin_dataset_is_refused(tmp_path):
+    args = study.parse_args(['--configs', 'configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'])
+    with pytest.raises(SystemExit, match='has no builtin_dataset field'):
+        study.run_config(study.planned_runs(args)[0], str(tmp_path))
+
+
+def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
+    out = tmp_path / 'study'
+    tiny = [o for o in TINY_RUN if not o.startswith('default_hooks.checkpoint')]
+    command = ['--families', 'faster-rcnn', '--noise', '0.5', '--seeds', '0', '--epochs', '1',
+               '--out', str(out), '--cfg-options', *tiny]
+    first = run_tool('study.py', *command, cwd=str(tmp_path))
+    assert 'study: 0 runs done' in first and '2 to run' in first
+    rows = json.load(open(out / 'results.json'))
+    cells = [(r['variant'], r['noise'], r['seed']) for r in rows]
+    assert cells == [('stock', 0.5, 0), ('joint', 0.5, 0)]
+    for row in rows:
+        for split in ('val', 'test'):
+            assert 0.0 <= row[split]['bbox_mAP'] <= 1.0
+        # Per-class AP (CocoMetric classwise) on the test split, for the figures.
+        assert {f'{c}_precision' for c in row['classes']} <= set(row['test'])
+        assert len(row['train_class_counts']) == 6 and row['minutes'] > 0
+    # The cell's data: that noise, flips recorded, and a test split of its own.
+    (data_dir, ) = [d for d in (out / 'data').iterdir() if d.is_dir()]
+    meta = json.load(open(data_dir / 'meta.json'))
+    assert meta['params']['label_noise'] == 0.5
+    assert len(meta['train']['flipped_annotation_ids']) == round(0.5 * meta['train']['num_boxes'])
+    assert meta['test']['num_images'] == 4 and meta['test']['flipped_annotation_ids'] == []
+
+    again = run_tool('study.py', *command, cwd=str(tmp_path))
+    assert 'study: 2 runs done' in again and '0 to run' in again
+    assert json.load(open(out / 'results.json')) == rows  # read back, not redone
+    assert 'faster-rcnn  stock      0.5' in again and '(1)' in again
+    assert (out / 'map_vs_noise.png').stat().st_size > 0
+    assert (out / 'per_class_ap.png').stat().st_size > 0
+
+
+def test_report_gives_mean_and_std_over_seeds():
+    rows = [dict(family='yolox', variant=v, config=f'cfg_{v}', noise=0.2, imbalance=5.0,
+                 seed=s, test={m: value for m in study.METRICS}, val={'bbox_mAP': value})
+            for v, values in (('stock', (0.30, 0.40)), ('joint', (0.50, 0.50)))
+            for s, value in enumerate(values)]
+    table = study.report(rows).splitlines()
+    (stock, ) = [line for line in table if ' stock ' in line]
+    (joint, ) = [line for line in table if ' joint ' in line]
+    assert '0.350 ± 0.071 (2)' in stock  # sample std of 0.30 and 0.40
+    assert '0.500 ± 0.000 (2)' in joint

@@ -1,0 +1,322 @@
+"""Does joint training help, and when: a seeded grid of trainings on the built-in dataset.
+
+    python tools/study.py                                  # the README's study (resumable)
+    python tools/study.py --families faster-rcnn --noise 0.2 --seeds 0 1 2 --out studies/x
+    python tools/study.py --configs A.py B.py --noise 0 0.4 --out studies/mine
+    python tools/study.py --report-only                    # table and figures from results
+
+Every (config, label-noise rate, imbalance ratio, seed) of the grid is one run: a config
+derived from the named one (the built-in dataset with that noise and long tail, a
+``randomness.seed``, the schedule shortened to ``--epochs`` with its learning-rate steps
+scaled alike, COCO metrics per class) is trained with ``tools/train.py`` and its last
+checkpoint evaluated with ``tools/test.py`` on the held-out test split, each in its own
+process: the path a user takes. Validation metrics (where options are chosen) and test
+metrics (what is reported) are both recorded.
+
+Resumable: finished runs are rows of ``<out>/results.json`` (with their parameters,
+metrics, minutes and the code's git commit) and are read back, not redone; a run cut
+short is started again. The data seed is fixed (the same images and the same flipped
+labels for every training seed), so the spread over seeds is that of training alone.
+
+Prints mean ± std of the test mAP per cell and writes ``<out>/map_vs_noise.png`` (one line
+per config, error bars over seeds) and ``<out>/per_class_ap.png`` (stock vs joint per
+class, classes from the most to the least frequent in training).
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from typing import Dict, List, Optional
+
+import numpy as np
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The detector families the README's study compares: (stock config, joint config).
+FAMILIES = {
+    'faster-rcnn': ('configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py',
+                    'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'),
+    'yolox': ('configs/yolox/yolox_tiny_12e_shapes.py',
+              'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py'),
+    'rtmdet': ('configs/rtmdet/rtmdet_tiny_12e_shapes.py',
+               'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py'),
+}
+METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--families', nargs='+', choices=sorted(FAMILIES),
+                        default=list(FAMILIES), help='stock/joint pairs to run')
+    parser.add_argument('--configs', nargs='+', help='configs to run instead of --families')
+    parser.add_argument('--noise', nargs='+', type=float, default=[0.0, 0.2, 0.4],
+                        help='label-noise rates of the training split')
+    parser.add_argument('--imbalance', nargs='+', type=float, default=[5.0],
+                        help='imbalance ratios (most / least frequent training class)')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--epochs', type=int, default=6,
+                        help='training epochs of every run (schedules scaled to them)')
+    parser.add_argument('--out', default='studies/robustness', help='results folder')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='key=value overrides for every run, as in tools/train.py')
+    parser.add_argument('--report-only', action='store_true',
+                        help='print the table and draw the figures from the results only')
+    return parser.parse_args(argv)
+
+
+def planned_runs(args) -> List[dict]:
+    """The grid, one dict per run, in the order they are run (seed-major, so that a
+    partial study already has every cell at its first seed)."""
+    if args.configs:
+        configs = [(osp.splitext(osp.basename(c))[0], 'custom', c) for c in args.configs]
+    else:
+        configs = [(variant, family, osp.join(ROOT, path)) for family in args.families
+                   for variant, path in zip(('stock', 'joint'), FAMILIES[family])]
+    runs = []
+    for seed in args.seeds:
+        for noise in args.noise:
+            for imbalance in args.imbalance:
+                for variant, family, path in configs:
+                    config = osp.splitext(osp.basename(path))[0]
+                    run_id = f'{config}_noise{noise:g}_imb{imbalance:g}_seed{seed}_ep{args.epochs}'
+                    if args.cfg_options:  # other overrides, another run
+                        digest = hashlib.sha1(' '.join(args.cfg_options).encode()).hexdigest()
+                        run_id += f'_options-{digest[:8]}'
+                    runs.append(dict(id=run_id, family=family, variant=variant, config=config,
+                                     config_path=osp.abspath(path), noise=noise,
+                                     imbalance=imbalance, seed=seed, epochs=args.epochs,
+                                     cfg_options=list(args.cfg_options)))
+    return runs
+
+
+def scaled_schedulers(schedulers: List[dict], factor: float) -> List[dict]:
+    """The learning-rate schedule stretched by ``factor`` in its epoch-based fields, its
+    shape kept: a scheduler that started after epoch 0 still does, a ``T_max`` that
+    spanned begin..end still does; iteration-based warm-ups keep their length."""
+    scaled = []
+    for old in schedulers:
+        new = dict(old)
+        if old.get('by_epoch', True):
+            if 'begin' in old:
+                new['begin'] = max(int(round(old['begin'] * factor)), min(old['begin'], 1))
+            if 'end' in old:
+                new['end'] = max(int(round(old['end'] * factor)), new.get('begin', 0) + 1)
+            if 'T_max' in old:
+                spans = old['T_max'] == old.get('end', -1) - old.get('begin', 0)
+                new['T_max'] = new['end'] - new.get('begin', 0) if spans else \
+                    max(int(round(old['T_max'] * factor)), 1)
+            if 'milestones' in old:
+                new['milestones'] = [max(int(round(m * factor)), 1) for m in old['milestones']]
+        scaled.append(new)
+    return scaled
+
+
+def run_config(run: dict, data_root: str) -> str:
+    """The text of the derived config of one run."""
+    cfg = Config.fromfile(run['config_path'])
+    if 'builtin_dataset' not in cfg:
+        raise SystemExit(f"{run['config_path']}: the study runs on the built-in dataset, and "
+                         f'this config has no builtin_dataset field; fix: derive it from a '
+                         f'*_shapes.py config')
+    old_root = cfg.builtin_dataset.root
+    fields = dict(
+        builtin_dataset=dict(cfg.builtin_dataset, root=data_root, label_noise=run['noise'],
+                             imbalance_ratio=run['imbalance']),
+        randomness=dict(seed=run['seed']),
+        train_cfg=dict(max_epochs=run['epochs'], val_interval=run['epochs']),
+        param_scheduler=scaled_schedulers(cfg.param_scheduler,
+                                          run['epochs'] / cfg.train_cfg.max_epochs),
+        default_hooks=dict(checkpoint=dict(interval=run['epochs'], max_keep_ckpts=1)),
+    )
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        fields[loader] = dict(dataset=dict(data_root=data_root))
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        ann_file = cfg[evaluator].ann_file.replace(old_root, data_root)
+        fields[evaluator] = dict(ann_file=ann_file, classwise=True)
+    lines = [f'_base_ = {run["config_path"]!r}'] + [f'{k} = {v!r}' for k, v in fields.items()]
+    return '\n'.join(lines) + '\n'
+
+
+def last_metrics(work_dir: str) -> Dict[str, float]:
+    """The coco/* scalars of the newest run logged in ``work_dir``."""
+    stamps = sorted(d for d in os.listdir(work_dir) if d[:1].isdigit())
+    newest = osp.join(work_dir, stamps[-1])
+    for path in (osp.join(newest, 'vis_data', f'{stamps[-1]}.json'),
+                 osp.join(newest, f'{stamps[-1]}.json')):
+        if osp.isfile(path):
+            records = [json.loads(line) for line in open(path)]
+            metrics = [r for r in records if any(k.startswith('coco/') for k in r)]
+            return {k.split('/', 1)[1]: v for k, v in metrics[-1].items()
+                    if k.startswith('coco/')}
+    raise RuntimeError(f'no metrics logged in {newest}')
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def execute(run: dict, out: str) -> dict:
+    """Train and test one run in their own processes; the row of the results table."""
+    run_dir = osp.join(out, 'runs', run['id'])
+    os.makedirs(run_dir, exist_ok=True)
+    # One data folder per (noise, imbalance): the runs of a cell share it.
+    data_root = osp.join(out, 'data', f"shapes_noise{run['noise']:g}_imb{run['imbalance']:g}/")
+    config = osp.join(run_dir, 'config.py')
+    with open(config, 'w') as f:
+        f.write(run_config(run, data_root))
+    start = time.time()
+    for tool, args in (('train.py', [config, '--work-dir', run_dir]),
+                       ('test.py', [config, osp.join(run_dir, f"epoch_{run['epochs']}.pth"),
+                                    '--work-dir', osp.join(run_dir, 'test')])):
+        options = ['--cfg-options', *run['cfg_options']] if run['cfg_options'] else []
+        with open(osp.join(run_dir, f'{osp.splitext(tool)[0]}.log'), 'w') as log:
+            proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args,
+                                   *options], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        if proc.returncode:
+            raise RuntimeError(f"{tool} failed for run {run['id']}; see "
+                               f'{osp.join(run_dir, osp.splitext(tool)[0])}.log')
+    val = last_metrics(run_dir)
+    test = last_metrics(osp.join(run_dir, 'test'))
+    meta = json.load(open(osp.join(data_root, 'meta.json')))
+    return dict({k: v for k, v in run.items() if k != 'config_path'},
+                val=val, test=test, minutes=(time.time() - start) / 60, commit=git_commit(),
+                classes=meta['classes'],
+                train_class_counts=meta['train']['label_class_counts'])
+
+
+def load_results(path: str) -> List[dict]:
+    return json.load(open(path)) if osp.isfile(path) else []
+
+
+def save_results(path: str, rows: List[dict]) -> None:
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(rows, f, indent=1)
+    os.replace(tmp, path)
+
+
+def cells(rows: List[dict], split: str = 'test', metric: str = 'bbox_mAP') -> Dict[tuple, list]:
+    """{(family, variant, config, noise, imbalance): [value per seed]}."""
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[(row['family'], row['variant'], row['config'], row['noise'],
+                 row['imbalance'])].append(row[split][metric])
+    return grouped
+
+
+def report(rows: List[dict]) -> str:
+    lines = ['test split, mean ± std over seeds (n = seeds)',
+             f'{"family":<12} {"variant":<8} {"noise":>5} {"imb":>4}  ' +
+             '  '.join(f'{m:>15}' for m in METRICS) + f'  {"val mAP":>15}']
+    keys = sorted(cells(rows), key=lambda k: (k[0], k[3], k[4], k[1] != 'stock', k[2]))
+    for key in keys:
+        parts = []
+        for split, metric in [('test', m) for m in METRICS] + [('val', 'bbox_mAP')]:
+            values = np.array(cells(rows, split, metric)[key])
+            parts.append(f'{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}'
+                         f' ({len(values)})')
+        lines.append(f'{key[0]:<12} {key[1]:<8} {key[3]:>5g} {key[4]:>4g}  ' +
+                     '  '.join(f'{p:>15}' for p in parts))
+    return '\n'.join(lines)
+
+
+def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None) -> List[str]:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    written = []
+    families = sorted({r['family'] for r in rows})
+    test = cells(rows)
+    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6),
+                             squeeze=False)
+    for ax, family in zip(axes[0], families):
+        lines = sorted({(k[1], k[2], k[4]) for k in test if k[0] == family})
+        for variant, config, imbalance in lines:
+            points = sorted((k[3], np.mean(v), np.std(v, ddof=1) if len(v) > 1 else 0.0)
+                            for k, v in test.items()
+                            if k[:3] == (family, variant, config) and k[4] == imbalance)
+            noise, mean, std = zip(*points)
+            ax.errorbar(noise, mean, yerr=std, marker='o', capsize=3,
+                        label=f'{variant} (imbalance {imbalance:g})')
+        ax.set_title(family)
+        ax.set_xlabel('label noise rate (training split)')
+        ax.set_ylabel('test bbox mAP')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = osp.join(out, 'map_vs_noise.png')
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    noises = sorted({r['noise'] for r in rows})
+    noise = per_class_noise if per_class_noise in noises else noises[len(noises) // 2]
+    chosen = [r for r in rows if r['noise'] == noise]
+    if not chosen:
+        return written
+    classes, counts = chosen[0]['classes'], np.array(chosen[0]['train_class_counts'])
+    order = np.argsort(-counts)
+    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6),
+                             squeeze=False)
+    for ax, family in zip(axes[0], families):
+        variants = sorted({r['variant'] for r in chosen if r['family'] == family})
+        width = 0.8 / max(len(variants), 1)
+        for i, variant in enumerate(variants):
+            per_seed = np.array([[r['test'].get(f'{classes[c]}_precision', np.nan)
+                                  for c in order] for r in chosen
+                                 if r['family'] == family and r['variant'] == variant])
+            ax.bar(np.arange(len(order)) + i * width, per_seed.mean(0), width,
+                   yerr=per_seed.std(0, ddof=1) if len(per_seed) > 1 else None, capsize=2,
+                   label=f'{variant} (n={len(per_seed)})')
+        ax.set_xticks(np.arange(len(order)) + 0.4 - width / 2)
+        ax.set_xticklabels([f'{classes[c]}\n{counts[c]}' for c in order], fontsize=7)
+        ax.set_title(f'{family}, noise {noise:g}: AP per class')
+        ax.set_ylabel('test AP')
+        ax.legend(fontsize=8)
+    fig.text(0.5, 0.005, 'classes from the most to the least frequent training labels '
+             '(count under the name)', ha='center', fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = osp.join(out, 'per_class_ap.png')
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    args.out = osp.abspath(args.out)  # the runs' processes work from the repository root
+    os.makedirs(args.out, exist_ok=True)
+    results_path = osp.join(args.out, 'results.json')
+    rows = load_results(results_path)
+    if not args.report_only:
+        from tqdm import tqdm
+        done = {row['id'] for row in rows}
+        pending = [run for run in planned_runs(args) if run['id'] not in done]
+        print(f'study: {len(done)} runs done in {results_path}, {len(pending)} to run')
+        bar = tqdm(pending, unit='run', dynamic_ncols=True)
+        for run in bar:
+            bar.set_postfix_str(f"{run['config']} noise {run['noise']:g} seed {run['seed']}")
+            rows.append(execute(run, args.out))
+            save_results(results_path, rows)
+    if rows:
+        table = report(rows)
+        print(table)
+        with open(osp.join(args.out, 'summary.txt'), 'w') as f:
+            f.write(table + '\n')
+        for path in figures(rows, args.out):
+            print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    main()
