@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -14,6 +15,19 @@ from mmdet.registry import MODELS
 from mmdet.utils import reduce_mean
 
 INFERENCE_MODES = ('stock', 'fused')
+
+
+class ScaleGradient(torch.autograd.Function):
+    """Identity forward; the gradient multiplied by ``scale`` backward."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, scale: float) -> Tensor:
+        ctx.scale = scale
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return grad * ctx.scale, None
 
 
 @dataclass
@@ -51,6 +65,13 @@ class ContrastiveBranch(BaseModule):
             head's predictions, zero overhead) or ``'fused'`` (the head's class
             probabilities mixed with the branch's).
         fusion_weight (float): weight of the branch's probabilities when fused.
+        feature_grad_scale (float): how much of the branch's gradient reaches the
+            detector's features: 1 (default) is the paper's end-to-end training, 0
+            trains the branch on detached features (the detector learns as if alone),
+            values between scale the branch's pull on the shared features.
+        loss_warmup_iters (int): the branch's loss weights rise linearly from
+            1 / ``loss_warmup_iters`` to 1 over the first iterations of training (the
+            iteration as mmengine's Runner reports it; 0, the default: no warm-up).
     """
 
     # Normalise the loss by the positives of all processes (mmdet's one-stage heads
@@ -64,6 +85,8 @@ class ContrastiveBranch(BaseModule):
                      aux_samples='all'),
                  inference: str = 'stock',
                  fusion_weight: float = 0.5,
+                 feature_grad_scale: float = 1.0,
+                 loss_warmup_iters: int = 0,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if inference not in INFERENCE_MODES:
@@ -71,8 +94,13 @@ class ContrastiveBranch(BaseModule):
                              f"{INFERENCE_MODES}, got '{inference}'")
         self.text_bank = MODELS.build(text_bank)
         self.loss_contrastive = MODELS.build(loss_contrastive)
+        if not 0.0 <= feature_grad_scale <= 1.0:
+            raise ValueError(f'{type(self).__name__}.feature_grad_scale must be in [0, 1], '
+                             f'got {feature_grad_scale}')
         self.inference = inference
         self.fusion_weight = fusion_weight
+        self.feature_grad_scale = feature_grad_scale
+        self.loss_warmup_iters = loss_warmup_iters
         self._captured: Optional[Dict[int, Tensor]] = None
         self._record: Optional[StepRecord] = None
 
@@ -181,8 +209,12 @@ class ContrastiveBranch(BaseModule):
                                f'before its loss')
         labels = torch.cat([t[0] for t in record.targets])
         weights = torch.cat([t[1] for t in record.targets]).float()
-        embeds, labels, weights, unused = self.embed_for_loss(record.features, labels,
-                                                              weights)
+        features = record.features
+        if self.feature_grad_scale == 0.0:
+            features = [f.detach() for f in features]
+        elif self.feature_grad_scale != 1.0:
+            features = [ScaleGradient.apply(f, self.feature_grad_scale) for f in features]
+        embeds, labels, weights, unused = self.embed_for_loss(features, labels, weights)
         logits = self.text_bank(embeds)
         num_classes = self.num_classes
         fg_weight, aux_weight = self.loss_contrastive.sample_weights(labels, weights,
@@ -194,8 +226,20 @@ class ContrastiveBranch(BaseModule):
             logits, labels, weights, avg_factor=avg_factor.clamp(min=1.0),
             num_classes=num_classes, aux_avg_factor=aux_avg_factor.clamp(min=1.0))
         losses['loss_infonce'] = losses['loss_infonce'] + unused
+        factor = self.warmup_factor()
+        if factor != 1.0:
+            losses = {name: value * factor for name, value in losses.items()}
         losses.update(self.metrics(logits, labels))
         return losses
+
+    def warmup_factor(self) -> float:
+        """The multiplier of the branch's losses at the current training iteration."""
+        if not self.loss_warmup_iters:
+            return 1.0
+        iteration = MessageHub.get_current_instance().get_info('iter')
+        if iteration is None:  # outside a Runner: no schedule to follow
+            return 1.0
+        return min(1.0, (iteration + 1) / self.loss_warmup_iters)
 
     @torch.no_grad()
     def metrics(self, logits: Tensor, labels: Tensor) -> Dict[str, Tensor]:

@@ -154,3 +154,79 @@ def test_a_deep_copy_records_into_the_copy_trains_and_predicts_fused(tiny_shapes
         results = clone(**clone.data_preprocessor(copy.deepcopy(val)), mode='predict')
     assert len(results) == 2 and scored
     assert original_branch._captured is None and original_branch._record is None
+
+
+def branch_only_gradients(head):
+    """The gradient that the branch's loss alone sends into the classifier features."""
+    head.train()
+    feats = [torch.randn(s, generator=torch.Generator().manual_seed(1), requires_grad=True)
+             for s in GRID_FEATS]
+    head(feats)
+    labels = torch.full((2, sum(CELLS)), 3)
+    labels[0, [5, 17, 100]] = torch.tensor([0, 2, 1])
+    head.contrastive_branch.hand_over_targets(labels, torch.ones(2, sum(CELLS)))
+    torch.manual_seed(0)  # the same background cells drawn
+    losses = head.contrastive_branch.loss()
+    total = losses['loss_infonce'] + losses['loss_aux_ce']
+    total.backward()
+    return losses, [f.grad for f in feats]
+
+
+def test_feature_grad_scale_scales_the_branch_pull_on_the_detector_features():
+    full_losses, full = branch_only_gradients(yolox_head())
+    half_losses, half = branch_only_gradients(yolox_head(feature_grad_scale=0.5))
+    detached_losses, detached = branch_only_gradients(yolox_head(feature_grad_scale=0.0))
+    for key in ('loss_infonce', 'loss_aux_ce'):  # the loss itself is unchanged
+        torch.testing.assert_close(half_losses[key], full_losses[key])
+        torch.testing.assert_close(detached_losses[key], full_losses[key])
+    assert full[0].abs().sum() > 0
+    for a, b in zip(half, full):
+        torch.testing.assert_close(a, 0.5 * b)
+    assert all(g is None for g in detached)  # the branch learns on detached features
+    with pytest.raises(ValueError, match=r'feature_grad_scale must be in \[0, 1\]'):
+        yolox_head(feature_grad_scale=2.0)
+
+
+def test_loss_warmup_follows_the_runners_iteration():
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    plain, _ = branch_only_gradients(yolox_head())
+    try:
+        hub.update_info('iter', 9)  # the 10th iteration of 40
+        warm, _ = branch_only_gradients(yolox_head(loss_warmup_iters=40))
+        hub.update_info('iter', 400)
+        done, _ = branch_only_gradients(yolox_head(loss_warmup_iters=40))
+    finally:
+        hub.runtime_info.pop('iter', None)
+    for key in ('loss_infonce', 'loss_aux_ce'):
+        torch.testing.assert_close(warm[key], plain[key] * 0.25)
+        torch.testing.assert_close(done[key], plain[key])
+    assert warm['infonce_acc'] == plain['infonce_acc']  # metrics are not weighted
+
+
+def test_roi_feature_branch_has_its_own_mlp_and_leaves_the_shared_layers_alone():
+    def step(contrastive_feature):
+        torch.manual_seed(0)
+        head = MODELS.build(dict(type='ContrastiveBBoxHead', in_channels=4, fc_out_channels=32,
+                                 roi_feat_size=3, num_classes=3,
+                                 contrastive_feature=contrastive_feature,
+                                 contrastive_branch=dict(text_bank=TEST_BANK,
+                                                         hidden_channels=16))).train()
+        head(torch.randn(6, 4, 3, 3))
+        head.contrastive_branch.hand_over_targets(torch.tensor([0, 1, 2, 3, 3, 1]),
+                                                  torch.ones(6))
+        losses = head.contrastive_branch.loss()
+        (losses['loss_infonce'] + losses['loss_aux_ce']).backward()
+        return head
+    roi = step('roi')
+    assert roi.contrastive_branch.projection[0].in_features == 4 * 3 * 3
+    assert all(p.grad is None for p in roi.shared_fcs.parameters())
+    assert roi.contrastive_branch.projection[0].weight.grad.abs().sum() > 0
+    classifier = step('classifier')
+    assert classifier.contrastive_branch.projection[0].in_features == 32
+    assert all(p.grad is not None for p in classifier.shared_fcs.parameters())
+    # Fused inference reads the same RoI feature.
+    roi.eval()
+    roi.contrastive_branch.inference = 'fused'
+    scores, _ = roi(torch.randn(5, 4, 3, 3))
+    assert scores.shape == (5, 4)

@@ -21,6 +21,10 @@ class ContrastiveBBoxHead(ContrastiveHeadMixin, Shared2FCBBoxHead):
     checkpoints load.
 
     Args:
+        contrastive_feature (str): what the branch reads: ``'classifier'`` (default, the
+            paper's): the feature that feeds ``fc_cls``, after the shared fully connected
+            layers; ``'roi'``: the flattened RoI feature, through the branch's own MLP,
+            so that the branch does not train the shared layers box regression reads.
         contrastive_branch (dict): see :class:`ContrastiveHeadMixin`;
             ``inference='fused'`` returns, from ``forward``, the log of
             ``(1 - w) * p_stock + w * p_contrastive`` as ``cls_score`` (the stock
@@ -32,7 +36,11 @@ class ContrastiveBBoxHead(ContrastiveHeadMixin, Shared2FCBBoxHead):
     legacy_state_dict_prefixes = {'text_bank.': 'contrastive_branch.text_bank.',
                                   'projection.': 'contrastive_branch.projection.'}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, contrastive_feature: str = 'classifier', **kwargs) -> None:
+        if contrastive_feature not in ('classifier', 'roi'):
+            raise ValueError(f"ContrastiveBBoxHead.contrastive_feature must be 'classifier' "
+                             f"or 'roi', got '{contrastive_feature}'")
+        self.contrastive_feature = contrastive_feature
         super().__init__(*args, **kwargs)
         if self.contrastive_branch.inference == 'fused' and self.loss_cls.use_sigmoid:
             raise ValueError("ContrastiveBBoxHead: contrastive_branch.inference='fused' needs "
@@ -42,6 +50,12 @@ class ContrastiveBBoxHead(ContrastiveHeadMixin, Shared2FCBBoxHead):
         if not self.with_cls or self.custom_cls_channels:
             raise ValueError('ContrastiveBBoxHead needs the stock softmax classifier '
                              '(with_cls=True, no custom_cls_channels)')
+        if self.contrastive_feature == 'roi':
+            if self.num_shared_convs or not self.num_shared_fcs:
+                raise ValueError("ContrastiveBBoxHead: contrastive_feature='roi' reads the "
+                                 'input of the first shared fully connected layer; this head '
+                                 'has shared convolutions or no shared fully connected layer')
+            return [self.shared_fcs[0]], dict(in_channels=self.shared_fcs[0].in_features)
         return [self.fc_cls], dict(in_channels=self.cls_last_dim)
 
     def loss(self, cls_score: Tensor, bbox_pred: Tensor, rois: Tensor, labels: Tensor,
