@@ -1,0 +1,52 @@
+"""Every config of the project builds its model (nothing pretrained), the joint ones with
+their contrastive branch, and every training config carries the safety hooks beside the
+stock config's own hooks."""
+import glob
+import os.path as osp
+import warnings
+
+import pytest
+from mmengine.config import Config
+
+from joint_testing import REPO
+from mmclipjoint.models import ContrastiveBranch
+from mmdet.registry import MODELS
+
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True))
+CONFIGS = [c for c in CONFIGS if '/_base_/' not in c]
+SAFETY_HOOKS = {'JointTrainingCheckHook', 'LossGuardHook', 'RandomStateHook'}
+
+
+def without_downloads(cfg):
+    """Backbone without its pretrained weights, banks without CLIP."""
+    model = cfg.model
+    if model.get('backbone', {}).get('init_cfg'):
+        model.backbone.init_cfg = None
+    heads = [model.get('bbox_head')] + [model.get('roi_head', {}).get('bbox_head')]
+    for head in heads:
+        for one in head if isinstance(head, list) else [head]:
+            if one and 'contrastive_branch' in one:
+                one.contrastive_branch.text_bank.init = 'random'
+    return model
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(c, REPO) for c in CONFIGS])
+def test_config_builds_its_model_with_the_safety_hooks(path):
+    cfg = Config.fromfile(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        model = MODELS.build(without_downloads(cfg))
+    branches = [m for m in model.modules() if isinstance(m, ContrastiveBranch)]
+    assert bool(branches) == ('clip-joint' in osp.basename(path))
+    hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
+    if '_shapes' in path or 'clip-joint' in path:
+        assert SAFETY_HOOKS <= set(hooks)
+    stock = {'yolox_s_': {'YOLOXModeSwitchHook', 'SyncNormHook', 'EMAHook'},
+             'rtmdet_s_': {'PipelineSwitchHook', 'EMAHook'},
+             'rtmdet_tiny_clip-joint_8xb32': {'PipelineSwitchHook', 'EMAHook'},
+             'yolox_tiny_clip-joint_8xb8': {'YOLOXModeSwitchHook', 'EMAHook'}}
+    for name, expected in stock.items():
+        if name in osp.basename(path) and 'clip-joint' in path:
+            assert expected <= set(hooks), hooks
+    if branches:  # the text bank without weight decay
+        assert cfg.optim_wrapper.paramwise_cfg.custom_keys['text_bank'] == dict(decay_mult=0.0)
