@@ -269,7 +269,8 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
     fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6),
                              squeeze=False)
     for ax, family in zip(axes[0], families):
-        variants = sorted({r['variant'] for r in chosen if r['family'] == family})
+        variants = sorted({r['variant'] for r in chosen if r['family'] == family},
+                          key=lambda v: (v != 'stock', v))
         width = 0.8 / max(len(variants), 1)
         for i, variant in enumerate(variants):
             per_seed = np.array([[r['test'].get(f'{classes[c]}_precision', np.nan)
@@ -283,8 +284,8 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
         ax.set_title(f'{family}, noise {noise:g}: AP per class')
         ax.set_ylabel('test AP')
         ax.legend(fontsize=8)
-    fig.text(0.5, 0.005, 'classes from the most to the least frequent training labels '
-             '(count under the name)', ha='center', fontsize=8)
+    fig.text(0.5, 0.005, 'most to least frequent in training (label count below)',
+             ha='center', fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     path = osp.join(out, 'per_class_ap.png')
     fig.savefig(path, dpi=110)
