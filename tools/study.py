@@ -65,6 +65,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='studies/robustness', help='results folder')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='key=value overrides for every run, as in tools/train.py')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at a time (each with cores / jobs threads); for machines '
+                             'with many cores or a GPU')
     parser.add_argument('--report-only', action='store_true',
                         help='print the table and draw the figures from the results only')
     return parser.parse_args(argv)
@@ -165,7 +168,7 @@ def git_commit() -> str:
         return 'unknown'
 
 
-def execute(run: dict, out: str) -> dict:
+def execute(run: dict, out: str, threads: Optional[int] = None) -> dict:
     """Train and test one run in their own processes; the row of the results table."""
     run_dir = osp.join(out, 'runs', run['id'])
     os.makedirs(run_dir, exist_ok=True)
@@ -179,9 +182,11 @@ def execute(run: dict, out: str) -> dict:
                        ('test.py', [config, osp.join(run_dir, f"epoch_{run['epochs']}.pth"),
                                     '--work-dir', osp.join(run_dir, 'test')])):
         options = ['--cfg-options', *run['cfg_options']] if run['cfg_options'] else []
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
         with open(osp.join(run_dir, f'{osp.splitext(tool)[0]}.log'), 'w') as log:
             proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args,
-                                   *options], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                   *options], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                  env=env)
         if proc.returncode:
             raise RuntimeError(f"{tool} failed for run {run['id']}; see "
                                f'{osp.join(run_dir, osp.splitext(tool)[0])}.log')
@@ -305,11 +310,26 @@ def main(argv=None):
         done = {row['id'] for row in rows}
         pending = [run for run in planned_runs(args) if run['id'] not in done]
         print(f'study: {len(done)} runs done in {results_path}, {len(pending)} to run')
-        bar = tqdm(pending, unit='run', dynamic_ncols=True)
-        for run in bar:
-            bar.set_postfix_str(f"{run['config']} noise {run['noise']:g} seed {run['seed']}")
-            rows.append(execute(run, args.out))
-            save_results(results_path, rows)
+        bar = tqdm(total=len(pending), unit='run', dynamic_ncols=True)
+        if args.jobs <= 1:
+            for run in pending:
+                bar.set_postfix_str(f"{run['config']} noise {run['noise']:g} seed {run['seed']}")
+                rows.append(execute(run, args.out))
+                save_results(results_path, rows)
+                bar.update()
+        else:
+            # Several runs at once, each in its own processes; results saved as they end.
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+            threads = max(1, (os.cpu_count() or 1) // args.jobs)
+            with ThreadPoolExecutor(args.jobs) as pool:
+                futures = [pool.submit(execute, run, args.out, threads) for run in pending]
+                for future in as_completed(futures):
+                    rows.append(future.result())
+                    save_results(results_path, rows)
+                    bar.set_postfix_str(f"done: {rows[-1]['config']} noise "
+                                        f"{rows[-1]['noise']:g} seed {rows[-1]['seed']}")
+                    bar.update()
+        bar.close()
     if rows:
         table = report(rows)
         print(table)
