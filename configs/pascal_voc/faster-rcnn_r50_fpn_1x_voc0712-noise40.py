@@ -1,15 +1,5 @@
 # Stock Faster R-CNN R50-FPN on VOC07+12 with 40% of the training labels flipped to a
-# uniformly drawn other class (NoisyLabelDataset, seeded, every flip recorded beside the
-# log). The wrapper sits inside RepeatDataset, so the three repeats share one set of
-# flips; validation and test data are untouched.
-_base_ = './faster-rcnn_r50_fpn_1x_voc0712.py'
+# uniformly drawn other class: the 20% config with another rate.
+_base_ = './faster-rcnn_r50_fpn_1x_voc0712-noise20.py'
 
-train_dataloader = dict(
-    dataset=dict(
-        dataset=dict(
-            _delete_=True,
-            type='NoisyLabelDataset',
-            rate=0.40,
-            mode='symmetric',
-            seed=0,
-            dataset=_base_.train_dataloader.dataset.dataset)))
+train_dataloader = dict(dataset=dict(dataset=dict(rate=0.4)))
