@@ -29,13 +29,18 @@ def _in_test_mode(dataset) -> bool:
 
 
 def _leaf(dataset, index: int):
-    """The dataset that owns sample ``index`` (and its pipeline), and its index there."""
-    while isinstance(dataset, (ConcatDataset, RepeatDataset)):
+    """The dataset that owns sample ``index`` (and its pipeline), and its index there,
+    through mmengine's ConcatDataset / RepeatDataset and these wrappers themselves (so
+    that they stack, e.g. label noise on a long tail)."""
+    while isinstance(dataset, (ConcatDataset, RepeatDataset, TrainingAnnotationWrapper)):
         if isinstance(dataset, ConcatDataset):
             part, index = dataset._get_ori_dataset_idx(index)
             dataset = dataset.datasets[part]
-        else:
+        elif isinstance(dataset, RepeatDataset):
             index = dataset._get_ori_dataset_idx(index)
+            dataset = dataset.dataset
+        else:
+            index = dataset._source_index(index)
             dataset = dataset.dataset
     return dataset, index
 
@@ -128,7 +133,7 @@ class TrainingAnnotationWrapper:
 
     def __getitem__(self, index: int):
         for _ in range(self.max_refetch + 1):
-            leaf, _ = _leaf(self.dataset, self._source_index(index))
+            leaf, _ = _leaf(self, index)
             data = leaf.pipeline(self.get_data_info(index))
             if data is not None:
                 return data

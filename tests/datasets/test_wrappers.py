@@ -189,3 +189,20 @@ def test_voc0712_noise_configs_flip_the_joint_training_set_once(
         assert SHAPES_CLASSES[info['instances'][flip['instance']]['bbox_label']] == \
             flip['noisy_label']
     assert dataset[len(dataset) - 1]['inputs'].shape[0] == 3  # through the VOC pipeline
+
+
+def test_wrappers_stack_label_noise_on_a_long_tail(clean_root, tmp_path):
+    long_tail = dict(type='LongTailDataset', dataset=coco(clean_root), ratio=4.0,
+                     record_file=str(tmp_path / 'lt.json'))
+    stacked = DATASETS.build(dict(type='NoisyLabelDataset', dataset=long_tail, rate=0.5,
+                                  record_file=str(tmp_path / 'flips.json')))
+    kept = json.load(open(tmp_path / 'lt.json'))['kept_indices']
+    flips = json.load(open(tmp_path / 'flips.json'))
+    assert len(stacked) == len(kept)
+    assert flips['num_boxes'] == sum(json.load(open(tmp_path / 'lt.json'))['boxes_after']
+                                     .values())
+    flip = flips['flips'][0]
+    sample = stacked[flip['index']]  # the long tail's image, the noise's label
+    assert sample['data_samples'].img_path == flip['img_path']
+    assert SHAPES_CLASSES[sample['data_samples'].gt_instances.labels[flip['instance']]] == \
+        flip['noisy_label']
