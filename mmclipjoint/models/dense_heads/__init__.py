@@ -1,4 +1,5 @@
 from .contrastive_rtmdet_head import ContrastiveRTMDetHead
 from .contrastive_yolox_head import ContrastiveYOLOXHead
+from .yolo11_head import YOLO11HeadModule
 
-__all__ = ['ContrastiveRTMDetHead', 'ContrastiveYOLOXHead']
+__all__ = ['ContrastiveRTMDetHead', 'ContrastiveYOLOXHead', 'YOLO11HeadModule']

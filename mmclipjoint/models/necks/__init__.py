@@ -1,0 +1,3 @@
+from .yolo11_pafpn import YOLO11PAFPN
+
+__all__ = ['YOLO11PAFPN']

@@ -1,0 +1,105 @@
+"""YOLO11 in MMDetection: parameter counts of every scale equal Ultralytics', and with
+Ultralytics' YOLO11n weights (random, random BatchNorm statistics) converted, the raw
+outputs and the decoded boxes and scores equal Ultralytics' own on a 320x320 batch."""
+import pytest
+import torch
+import torch.nn as nn
+
+from mmclipjoint.models import YOLO11PAFPN, YOLO11Backbone, YOLO11HeadModule
+from mmclipjoint.utils.ultralytics import convert_yolo11_state_dict
+
+# Ultralytics 8.4.190, DetectionModel('yolo11{scale}.yaml', nc=80), all parameters.
+ULTRALYTICS_PARAMETERS = dict(n=2_624_080, s=9_458_752, m=20_114_688, l=25_372_160,
+                              x=56_966_176)
+
+
+def yolo11(scale, num_classes=80):
+    model = nn.Module()
+    model.backbone = YOLO11Backbone(scale)
+    model.neck = YOLO11PAFPN(scale, model.backbone.out_channels)
+    model.bbox_head = YOLO11HeadModule(num_classes, model.neck.out_channels)
+    return model
+
+
+@pytest.mark.parametrize('scale', list(ULTRALYTICS_PARAMETERS))
+def test_parameter_count_of_every_scale_equals_ultralytics(scale):
+    with torch.device('meta'):  # shapes only: the x scale's 57M parameters stay unallocated
+        model = yolo11(scale)
+    assert sum(p.numel() for p in model.parameters()) == ULTRALYTICS_PARAMETERS[scale]
+
+
+def test_bad_scale_is_named():
+    with pytest.raises(ValueError, match=r"YOLO11 scale must be one of \['l', 'm', 'n', 's', "
+                                         r"'x'\], got 'q'"):
+        YOLO11Backbone('q')
+
+
+@pytest.fixture(scope='module')
+def ultralytics_yolo11n(tmp_path_factory):
+    """Ultralytics' own YOLO11n, built offline from its yaml, random weights, BatchNorm
+    statistics and class biases, in eval mode."""
+    import os
+    os.environ['YOLO_OFFLINE'] = 'true'
+    os.environ['YOLO_CONFIG_DIR'] = str(tmp_path_factory.mktemp('ultralytics'))
+    from ultralytics.nn.tasks import DetectionModel
+    torch.manual_seed(0)
+    model = DetectionModel('yolo11n.yaml', nc=80, verbose=False)
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            shape = module.num_features
+            module.weight.data = 1 + 0.2 * torch.randn(shape, generator=generator)
+            module.bias.data = 0.2 * torch.randn(shape, generator=generator)
+            module.running_mean = 0.2 * torch.randn(shape, generator=generator)
+            module.running_var = 0.5 + torch.rand(shape, generator=generator)
+    # The class prior bias puts every score near 1e-5: spread them over (0, 1) so that
+    # comparing scores means something.
+    for branch in model.model[-1].cv3:
+        branch[-1].bias.data = torch.randn(80, generator=generator)
+    return model.eval()
+
+
+def test_yolo11n_equals_ultralytics_after_conversion(ultralytics_yolo11n):
+    ours = yolo11('n').eval()
+    converted = convert_yolo11_state_dict(ultralytics_yolo11n.state_dict())
+    incompatible = ours.load_state_dict(converted, strict=True)
+    assert not incompatible.missing_keys and not incompatible.unexpected_keys
+    images = torch.randn(2, 3, 320, 320, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        decoded, raw = ultralytics_yolo11n(images)
+        cls_scores, bbox_dists = ours.bbox_head(ours.neck(ours.backbone(images)))
+        ours_decoded = ours.bbox_head.decode(cls_scores, bbox_dists)
+    assert decoded.shape == ours_decoded.shape == (2, 84, 40 * 40 + 20 * 20 + 10 * 10)
+    torch.testing.assert_close(torch.cat([s.flatten(2) for s in cls_scores], 2), raw['scores'],
+                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(torch.cat([d.flatten(2) for d in bbox_dists], 2), raw['boxes'],
+                               atol=1e-4, rtol=0)
+    # Class scores within 1e-4. Boxes are in pixels (up to ~500 here): the 1e-5 float32
+    # noise of a ~100-layer network's outputs becomes ~1e-3 px after the stride, so
+    # boxes are compared relative to their size, and the decoding alone exactly.
+    assert (ours_decoded[:, 4:] - decoded[:, 4:]).abs().max() < 1e-4
+    box_error = (ours_decoded[:, :4] - decoded[:, :4]).abs().max()
+    assert box_error < 1e-5 * decoded[:, :4].abs().max()
+    theirs = [raw['scores'], raw['boxes']]
+    sizes = [s.shape[2] * s.shape[3] for s in cls_scores]
+    split = [[t[..., sum(sizes[:i]):sum(sizes[:i + 1])].reshape(2, -1, *c.shape[2:])
+              for i, c in enumerate(cls_scores)] for t in theirs]
+    with torch.no_grad():
+        assert torch.equal(ours.bbox_head.decode(*split), decoded)
+    assert decoded[:, 4:].std() > 0.01  # random weights, varied scores: a real comparison
+
+
+def test_head_bias_initialisation_follows_the_reference():
+    head = yolo11('n').bbox_head
+    head.init_weights()
+    for level, stride in enumerate((8, 16, 32)):
+        assert torch.allclose(head.box_branches[level][-1].bias, torch.tensor(2.0))
+        expected = torch.log(torch.tensor(5 / 80 / (640 / stride) ** 2))
+        assert torch.allclose(head.cls_branches[level][-1].bias, expected)
+
+
+def test_converter_refuses_another_architecture():
+    with pytest.raises(ValueError, match="layer 24 of a YOLO11 detector has no weights"):
+        convert_yolo11_state_dict({'model.24.conv.weight': torch.zeros(1)})
+    with pytest.raises(ValueError, match="not a YOLO11 detection checkpoint key"):
+        convert_yolo11_state_dict({'backbone.conv.weight': torch.zeros(1)})
