@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.config import Config
@@ -168,8 +168,12 @@ def git_commit() -> str:
         return 'unknown'
 
 
-def execute(run: dict, out: str, threads: Optional[int] = None) -> dict:
-    """Train and test one run in their own processes; the row of the results table."""
+def prepare(run: dict, out: str) -> Tuple[str, str, str]:
+    """Write the run's derived config; its (run folder, data folder, config path).
+
+    Parsing configs is kept out of worker threads: mmengine resolves ``mmdet::`` bases
+    through pkg_resources, whose first use is not thread-safe.
+    """
     run_dir = osp.join(out, 'runs', run['id'])
     os.makedirs(run_dir, exist_ok=True)
     # One data folder per (noise, imbalance): the runs of a cell share it.
@@ -177,6 +181,13 @@ def execute(run: dict, out: str, threads: Optional[int] = None) -> dict:
     config = osp.join(run_dir, 'config.py')
     with open(config, 'w') as f:
         f.write(run_config(run, data_root))
+    return run_dir, data_root, config
+
+
+def execute(run: dict, out: str, threads: Optional[int] = None,
+            prepared: Optional[Tuple[str, str, str]] = None) -> dict:
+    """Train and test one run in their own processes; the row of the results table."""
+    run_dir, data_root, config = prepared or prepare(run, out)
     start = time.time()
     for tool, args in (('train.py', [config, '--work-dir', run_dir]),
                        ('test.py', [config, osp.join(run_dir, f"epoch_{run['epochs']}.pth"),
@@ -321,8 +332,10 @@ def main(argv=None):
             # Several runs at once, each in its own processes; results saved as they end.
             from concurrent.futures import ThreadPoolExecutor, as_completed
             threads = max(1, (os.cpu_count() or 1) // args.jobs)
+            prepared = [prepare(run, args.out) for run in pending]
             with ThreadPoolExecutor(args.jobs) as pool:
-                futures = [pool.submit(execute, run, args.out, threads) for run in pending]
+                futures = [pool.submit(execute, run, args.out, threads, paths)
+                           for run, paths in zip(pending, prepared)]
                 for future in as_completed(futures):
                     rows.append(future.result())
                     save_results(results_path, rows)
