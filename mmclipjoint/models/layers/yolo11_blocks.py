@@ -8,7 +8,7 @@ position (``mmclipjoint.utils.ultralytics``). Shapes: every block maps
 ``(B, c1, H, W)`` to ``(B, c2, H, W)``; ``yolo_conv`` with ``stride=2`` halves H and W.
 """
 import math
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -184,10 +184,10 @@ YOLO11_SCALES = dict(n=(0.50, 0.25, 1024), s=(0.50, 0.50, 1024), m=(0.50, 1.00, 
                      l=(1.00, 1.00, 512), x=(1.00, 1.50, 512))
 
 
-def yolo11_scale(scale: str, override: Optional[dict] = None) -> dict:
+def yolo11_scale(scale: str) -> dict:
     """The scale's factors, and its rule that every C3k2 uses C3k blocks at m / l / x."""
     if scale not in YOLO11_SCALES:
         raise ValueError(f"YOLO11 scale must be one of {sorted(YOLO11_SCALES)}, got '{scale}'")
     depth, width, max_channels = YOLO11_SCALES[scale]
     return dict(depth=depth, width=width, max_channels=max_channels,
-                all_c3k=scale in ('m', 'l', 'x'), **(override or {}))
+                all_c3k=scale in ('m', 'l', 'x'))
