@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmclipjoint.models import YOLO11PAFPN, YOLO11Backbone, YOLO11HeadModule
+from mmclipjoint.models import YOLO11PAFPN, YOLO11Backbone, YOLO11Head
 from mmclipjoint.utils.ultralytics import convert_yolo11_state_dict
 
 # Ultralytics 8.4.190, DetectionModel('yolo11{scale}.yaml', nc=80), all parameters.
@@ -17,7 +17,7 @@ def yolo11(scale, num_classes=80):
     model = nn.Module()
     model.backbone = YOLO11Backbone(scale)
     model.neck = YOLO11PAFPN(scale, model.backbone.out_channels)
-    model.bbox_head = YOLO11HeadModule(num_classes, model.neck.out_channels)
+    model.bbox_head = YOLO11Head(num_classes, model.neck.out_channels)
     return model
 
 
@@ -103,3 +103,87 @@ def test_converter_refuses_another_architecture():
         convert_yolo11_state_dict({'model.24.conv.weight': torch.zeros(1)})
     with pytest.raises(ValueError, match="not a YOLO11 detection checkpoint key"):
         convert_yolo11_state_dict({'backbone.conv.weight': torch.zeros(1)})
+
+
+def ground_truth(image_size, counts, generator):
+    """Random boxes per image (some under 16 px, one image possibly empty), as mmdet
+    InstanceData in pixels and as Ultralytics' batch (normalised centre-size)."""
+    from mmengine.structures import InstanceData
+    instances, idx, cls, xywh = [], [], [], []
+    for i, n in enumerate(counts):
+        centre = torch.rand(n, 2, generator=generator) * image_size
+        size = torch.rand(n, 2, generator=generator) * image_size / 2 + 4
+        boxes = torch.cat((centre - size / 2, centre + size / 2), 1).clamp(0, image_size)
+        labels = torch.randint(0, 80, (n, ), generator=generator)
+        instances.append(InstanceData(bboxes=boxes, labels=labels))
+        idx.append(torch.full((n, ), float(i)))
+        cls.append(labels.float())
+        xywh.append(torch.cat(((boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]),
+                              1) / image_size)
+    batch = dict(batch_idx=torch.cat(idx), cls=torch.cat(cls)[:, None], bboxes=torch.cat(xywh))
+    return instances, batch
+
+
+def test_losses_and_their_gradients_equal_ultralytics_v8_detection_loss(ultralytics_yolo11n):
+    """Same predictions, same ground truth: box, class and DFL terms (the reference
+    multiplies them by the batch size, and so does the head) and the gradients."""
+    from types import SimpleNamespace
+
+    from ultralytics.utils.loss import v8DetectionLoss
+    ultralytics_yolo11n.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
+    criterion = v8DetectionLoss(ultralytics_yolo11n)
+    head = yolo11('n').bbox_head
+    generator = torch.Generator().manual_seed(3)
+    size, shapes = 320, [(40, 40), (20, 20), (10, 10)]
+    instances, batch = ground_truth(size, [5, 0, 17, 1], generator)
+    scores = [torch.randn(4, 80, h, w, generator=generator) - 2 for h, w in shapes]
+    dists = [2 * torch.randn(4, 64, h, w, generator=generator) for h, w in shapes]
+    for t in scores + dists:
+        t.requires_grad_(True)
+    preds = dict(scores=torch.cat([s.flatten(2) for s in scores], 2),
+                 boxes=torch.cat([d.flatten(2) for d in dists], 2),
+                 feats=[torch.zeros(4, 1, h, w) for h, w in shapes])
+    theirs, _ = criterion(preds, batch)
+    metas = [dict(img_shape=(size, size), pad_shape=(size, size))] * 4
+    ours = head.loss_by_feat(scores, dists, instances, metas)
+    torch.testing.assert_close(
+        torch.stack([ours['loss_bbox'], ours['loss_cls'], ours['loss_dfl']]), theirs,
+        rtol=1e-5, atol=0)
+    assert (theirs > 0.1).all()  # a real comparison: every term is far from zero
+    their_grads = torch.autograd.grad(theirs.sum(), scores + dists)
+    our_grads = torch.autograd.grad(sum(ours.values()), scores + dists)
+    for a, b in zip(our_grads, their_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_batched_assignment_equals_ultralytics_task_aligned_assigner():
+    """Positives, their boxes and their soft targets, including boxes under 16 px that
+    the reference widens for the centre test, several images and padding."""
+    from ultralytics.utils.tal import TaskAlignedAssigner
+
+    from mmclipjoint.models import BatchTaskAlignedAssigner
+    generator = torch.Generator().manual_seed(4)
+    head = yolo11('n').bbox_head
+    size, shapes = 256, [(32, 32), (16, 16), (8, 8)]
+    instances, _ = ground_truth(size, [3, 12, 0], generator)
+    instances[0].bboxes[0] = torch.tensor([100., 100., 108., 110.])  # under 16 px
+    scores = [torch.randn(3, 80, h, w, generator=generator) for h, w in shapes]
+    dists = [2 * torch.randn(3, 64, h, w, generator=generator) for h, w in shapes]
+    centres, strides = head.cell_centres(scores)
+    flat = torch.cat([d.flatten(2) for d in dists], 2)
+    from mmdet.structures.bbox import distance2bbox
+    boxes = distance2bbox(centres, head.dfl(flat).transpose(1, 2)) * strides
+    probs = torch.cat([s.flatten(2) for s in scores], 2).transpose(1, 2).sigmoid()
+    labels, gt_boxes, mask = head.padded_gt(instances, probs)
+    ours = BatchTaskAlignedAssigner(80)(probs, boxes, centres * strides, labels, gt_boxes, mask)
+    reference = TaskAlignedAssigner(topk=10, num_classes=80, alpha=0.5, beta=6.0,
+                                    stride=[8, 16, 32])
+    _, t_boxes, t_scores, t_fg, t_idx = reference(probs, boxes, centres * strides,
+                                                  labels[..., None].float(), gt_boxes,
+                                                  mask[..., None].float())
+    assert torch.equal(ours['fg_mask'], t_fg) and ours['fg_mask'].sum() > 30
+    assert torch.equal(ours['gt_inds'][t_fg], t_idx[t_fg])
+    assert torch.equal(ours['bboxes'][t_fg], t_boxes[t_fg])
+    torch.testing.assert_close(ours['scores'], t_scores.float(), rtol=1e-6, atol=1e-7)
+    assert (ours['labels'][~t_fg] == 80).all()
+    assert ours['fg_mask'][0].sum() > 0 and not ours['fg_mask'][2].any()

@@ -1,3 +1,4 @@
 from .infonce_loss import InfoNCELoss
+from .yolo_ciou_loss import YOLOCIoULoss, complete_iou
 
-__all__ = ['InfoNCELoss']
+__all__ = ['InfoNCELoss', 'YOLOCIoULoss', 'complete_iou']
