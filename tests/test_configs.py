@@ -44,7 +44,9 @@ def test_config_builds_its_model_with_the_safety_hooks(path):
     stock = {'yolox_s_': {'YOLOXModeSwitchHook', 'SyncNormHook', 'EMAHook'},
              'rtmdet_s_': {'PipelineSwitchHook', 'EMAHook'},
              'rtmdet_tiny_clip-joint_8xb32': {'PipelineSwitchHook', 'EMAHook'},
-             'yolox_tiny_clip-joint_8xb8': {'YOLOXModeSwitchHook', 'EMAHook'}}
+             'yolox_tiny_clip-joint_8xb8': {'YOLOXModeSwitchHook', 'EMAHook'},
+             'yolo11_': {'YOLOLRScheduleHook', 'EMAHook'},
+             'yolo11_n_clip-joint_8xb16': {'PipelineSwitchHook'}}
     for name, expected in stock.items():
         if name in osp.basename(path) and 'clip-joint' in path:
             assert expected <= set(hooks), hooks

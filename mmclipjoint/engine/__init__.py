@@ -1,6 +1,9 @@
 from .hooks import JointTrainingCheckHook, LossGuardHook, RandomStateHook
 from .model_wrappers import CPUDistributedDataParallel
+from .optimizers import GroupedOptimWrapperConstructor
+from .schedule_hooks import YOLOLRScheduleHook
 
 __all__ = [
-    'CPUDistributedDataParallel', 'JointTrainingCheckHook', 'LossGuardHook', 'RandomStateHook'
+    'CPUDistributedDataParallel', 'GroupedOptimWrapperConstructor', 'JointTrainingCheckHook',
+    'LossGuardHook', 'RandomStateHook', 'YOLOLRScheduleHook'
 ]

@@ -1,5 +1,6 @@
 from .backbones import YOLO11Backbone
-from .dense_heads import ContrastiveRTMDetHead, ContrastiveYOLOXHead, YOLO11Head
+from .dense_heads import (ContrastiveRTMDetHead, ContrastiveYOLOHead, ContrastiveYOLOXHead,
+                          YOLO11Head)
 from .layers import (ContrastiveBranch, GridContrastiveBranch, RegionContrastiveBranch,
                      TextEmbeddingBank)
 from .losses import InfoNCELoss, YOLOCIoULoss
@@ -8,7 +9,7 @@ from .roi_heads import ContrastiveBBoxHead
 from .task_modules import BatchTaskAlignedAssigner
 
 __all__ = [
-    'ContrastiveBBoxHead', 'ContrastiveBranch', 'ContrastiveRTMDetHead',
+    'ContrastiveBBoxHead', 'ContrastiveBranch', 'ContrastiveRTMDetHead', 'ContrastiveYOLOHead',
     'ContrastiveYOLOXHead', 'GridContrastiveBranch', 'InfoNCELoss', 'RegionContrastiveBranch',
     'TextEmbeddingBank', 'YOLO11Backbone', 'YOLO11Head', 'YOLO11PAFPN', 'BatchTaskAlignedAssigner',
     'YOLOCIoULoss'

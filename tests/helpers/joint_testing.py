@@ -68,6 +68,8 @@ YOLOX_BASELINE = osp.join(REPO, 'configs/yolox/yolox_tiny_12e_shapes.py')
 YOLOX_JOINT = osp.join(REPO, 'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py')
 RTMDET_BASELINE = osp.join(REPO, 'configs/rtmdet/rtmdet_tiny_12e_shapes.py')
 RTMDET_JOINT = osp.join(REPO, 'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py')
+YOLO11_BASELINE = osp.join(REPO, 'configs/yolo11/yolo11_n_24e_shapes.py')
+YOLO11_JOINT = osp.join(REPO, 'configs/clip_joint/yolo11_n_clip-joint_24e_shapes.py')
 
 
 # ---- running the real tools on tiny data -------------------------------------------
@@ -135,6 +137,10 @@ RTMDET_HEAD = dict(type='ContrastiveRTMDetHead', num_classes=3, in_channels=16, 
                                   allowed_border=-1, pos_weight=-1, debug=False),
                    test_cfg=dict(nms_pre=100, min_bbox_size=0, score_thr=0.05,
                                  nms=dict(type='nms', iou_threshold=0.6), max_per_img=10))
+YOLO11_HEAD = dict(type='ContrastiveYOLOHead', num_classes=3, in_channels=[16, 16, 16],
+                   contrastive_branch=dict(text_bank=TEST_BANK),
+                   test_cfg=dict(nms_pre=1000, score_thr=0.01,
+                                 nms=dict(type='nms', iou_threshold=0.7), max_per_img=100))
 # Non-square images, so that a head and its branch flattening rows and columns
 # differently cannot pass.
 GRID_HEIGHT, GRID_WIDTH = 64, 96

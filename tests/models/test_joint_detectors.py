@@ -1,4 +1,4 @@
-"""The three joint detectors, built from their real configs: they train (every loss term
+"""The four joint detectors, built from their real configs: they train (every loss term
 falls, the branch learns to classify), and with ``inference='stock'`` they predict
 exactly what the stock detector with the same (trained) weights predicts."""
 import copy
@@ -8,15 +8,17 @@ import torch
 from mmengine.optim import build_optim_wrapper
 
 from joint_testing import (BASELINE_CONFIG, JOINT_CONFIG, RTMDET_BASELINE, RTMDET_JOINT,
-                           YOLOX_BASELINE, YOLOX_JOINT, build_detector, load_config, shapes_batch)
+                           YOLO11_BASELINE, YOLO11_JOINT, YOLOX_BASELINE, YOLOX_JOINT,
+                           build_detector, load_config, shapes_batch)
 
 PAIRS = [(BASELINE_CONFIG, JOINT_CONFIG, 'roi_head.bbox_head.contrastive_branch.'),
          (YOLOX_BASELINE, YOLOX_JOINT, 'bbox_head.contrastive_branch.'),
-         (RTMDET_BASELINE, RTMDET_JOINT, 'bbox_head.contrastive_branch.')]
+         (RTMDET_BASELINE, RTMDET_JOINT, 'bbox_head.contrastive_branch.'),
+         (YOLO11_BASELINE, YOLO11_JOINT, 'bbox_head.contrastive_branch.')]
 
 
 @pytest.mark.parametrize('baseline_cfg, joint_cfg, branch', PAIRS,
-                         ids=['faster-rcnn', 'yolox', 'rtmdet'])
+                         ids=['faster-rcnn', 'yolox', 'rtmdet', 'yolo11'])
 def test_joint_detector_learns_and_predicts_as_the_stock_one(tiny_shapes, baseline_cfg,
                                                              joint_cfg, branch):
     root = tiny_shapes[0]

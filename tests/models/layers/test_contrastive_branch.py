@@ -9,8 +9,9 @@ import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
 
-from joint_testing import (GRID_FEATS, JOINT_CONFIG, RTMDET_JOINT, TEST_BANK, YOLOX_HEAD,
-                           YOLOX_JOINT, build_detector, build_head, load_config, shapes_batch)
+from joint_testing import (GRID_FEATS, JOINT_CONFIG, RTMDET_JOINT, TEST_BANK, YOLO11_JOINT,
+                           YOLOX_HEAD, YOLOX_JOINT, build_detector, build_head, load_config,
+                           shapes_batch)
 from mmclipjoint.models import GridContrastiveBranch, RegionContrastiveBranch
 from mmdet.registry import MODELS
 
@@ -126,8 +127,8 @@ def test_nothing_keeps_the_graph_after_the_loss_consumed_it():
     assert captured[0]() is None  # the classifier feature (and its graph) is gone
 
 
-@pytest.mark.parametrize('config', [JOINT_CONFIG, YOLOX_JOINT, RTMDET_JOINT],
-                         ids=['faster-rcnn', 'yolox', 'rtmdet'])
+@pytest.mark.parametrize('config', [JOINT_CONFIG, YOLOX_JOINT, RTMDET_JOINT, YOLO11_JOINT],
+                         ids=['faster-rcnn', 'yolox', 'rtmdet', 'yolo11'])
 def test_a_deep_copy_records_into_the_copy_trains_and_predicts_fused(tiny_shapes, config):
     original = build_detector(config)
     before = {k: v.clone() for k, v in original.state_dict().items()}

@@ -1,13 +1,15 @@
-"""GridContrastiveBranch on both one-stage heads (YOLOX, RTMDet): per-level shapes on
+"""GridContrastiveBranch on the one-stage heads (YOLOX, RTMDet, YOLO11): per-level shapes on
 non-square maps, exact projection of sampled cells, sampling, empty ground truth, and
 fused inference against an independent computation."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from joint_testing import GRID_FEATS, GRID_METAS, RTMDET_HEAD, YOLOX_HEAD, build_head, gt
+from joint_testing import (GRID_FEATS, GRID_METAS, RTMDET_HEAD, YOLO11_HEAD, YOLOX_HEAD, build_head,
+                           gt)
 
-HEADS = pytest.mark.parametrize('cfg', [YOLOX_HEAD, RTMDET_HEAD], ids=['yolox', 'rtmdet'])
+HEADS = pytest.mark.parametrize('cfg', [YOLOX_HEAD, RTMDET_HEAD, YOLO11_HEAD],
+                                ids=['yolox', 'rtmdet', 'yolo11'])
 
 
 def classifier_inputs(head, feats):

@@ -1,0 +1,28 @@
+# CLIP-Joint-Detect on YOLO11n, COCO 2017 (the paper's one-stage setting): the YOLO11
+# head plus the grid contrastive branch on its class-branch features, positives from its
+# own task-aligned assignment; 80 COCO class names encoded by CLIP ViT-B/32, then
+# learned. Differs from ../yolo11/yolo11_n_8xb16-600e_coco.py in bbox_head only.
+_base_ = ['../yolo11/yolo11_n_8xb16-600e_coco.py', '../_base_/clip_joint_runtime.py']
+
+model = dict(
+    bbox_head=dict(
+        type='ContrastiveYOLOHead',
+        contrastive_branch=dict(
+            type='GridContrastiveBranch',
+            text_bank=dict(
+                type='TextEmbeddingBank',
+                class_names='coco',
+                embed_dims=512,
+                init='clip',
+                clip=dict(model='ViT-B-32', pretrained='openai',
+                          templates=['a photo of a {}.']),
+                temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
+                background=True),
+            loss_contrastive=dict(
+                type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
+            inference='stock')))
+
+# The stock optimizer groups, plus the text bank without weight decay.
+optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+# The stock hooks (schedule, EMA, pipeline switch), then mmclipjoint's.
+custom_hooks = _base_.custom_hooks + _base_.clip_joint_hooks
