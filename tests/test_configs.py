@@ -50,5 +50,6 @@ def test_config_builds_its_model_with_the_safety_hooks(path):
     for name, expected in stock.items():
         if name in osp.basename(path) and 'clip-joint' in path:
             assert expected <= set(hooks), hooks
-    if branches:  # the text bank without weight decay
+    if branches:  # the text bank without weight decay, in a handful of optimizer groups
         assert cfg.optim_wrapper.paramwise_cfg.custom_keys['text_bank'] == dict(decay_mult=0.0)
+        assert cfg.optim_wrapper.constructor == 'GroupedOptimWrapperConstructor'

@@ -2,7 +2,7 @@
 # starts with `clip_joint_`, so this file sits beside any stock config in a `_base_`
 # list without clashing; a config takes them with mmengine's Python syntax:
 #   custom_hooks = _base_.custom_hooks + _base_.clip_joint_hooks  # keeps the stock hooks
-#   optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+#   optim_wrapper = _base_.clip_joint_optim_wrapper  # merged into the stock optim_wrapper
 
 # mmclipjoint's runtime safety hooks (mmclipjoint/engine/hooks.py).
 clip_joint_hooks = [
@@ -13,3 +13,9 @@ clip_joint_hooks = [
 # No weight decay on the text embeddings and temperatures (as in CLIP); merged into
 # the stock config's own paramwise_cfg (YOLOX's and RTMDet's norm/bias rules stay).
 clip_joint_paramwise_cfg = dict(custom_keys={'text_bank': dict(decay_mult=0.0)})
+# The same rules built as a handful of optimizer groups (GroupedOptimWrapperConstructor,
+# mmclipjoint/engine/optimizers.py) instead of mmengine's one group per parameter, which
+# keeps PyTorch's multi-tensor optimizer steps on GPU; the updates are the same (on CPU
+# bit for bit, tests/engine/test_optimizers.py).
+clip_joint_optim_wrapper = dict(constructor='GroupedOptimWrapperConstructor',
+                                paramwise_cfg=clip_joint_paramwise_cfg)

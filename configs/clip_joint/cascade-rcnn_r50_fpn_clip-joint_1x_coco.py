@@ -36,5 +36,5 @@ model = dict(
                            [0.033, 0.033, 0.067, 0.067])
     ]))
 
-optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+optim_wrapper = _base_.clip_joint_optim_wrapper
 custom_hooks = _base_.clip_joint_hooks

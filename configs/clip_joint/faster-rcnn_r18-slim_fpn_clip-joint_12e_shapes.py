@@ -31,4 +31,4 @@ model = dict(
                 inference='stock',
                 fusion_weight=0.5))))
 
-optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+optim_wrapper = _base_.clip_joint_optim_wrapper

@@ -19,5 +19,5 @@ model = dict(
                 loss_contrastive=dict(
                     type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5)))))
 
-optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+optim_wrapper = _base_.clip_joint_optim_wrapper
 custom_hooks = _base_.clip_joint_hooks

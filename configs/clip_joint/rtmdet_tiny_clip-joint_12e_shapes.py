@@ -21,4 +21,4 @@ model = dict(
             min_negatives=64,
             inference='stock')))
 
-optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+optim_wrapper = _base_.clip_joint_optim_wrapper

@@ -23,6 +23,6 @@ model = dict(
             inference='stock')))
 
 # The stock optimizer groups, plus the text bank without weight decay.
-optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+optim_wrapper = _base_.clip_joint_optim_wrapper
 # The stock hooks (schedule, EMA, pipeline switch), then mmclipjoint's.
 custom_hooks = _base_.custom_hooks + _base_.clip_joint_hooks

@@ -22,6 +22,6 @@ model = dict(
                 type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
             inference='stock')))
 
-optim_wrapper = dict(paramwise_cfg=_base_.clip_joint_paramwise_cfg)
+optim_wrapper = _base_.clip_joint_optim_wrapper
 # The stock hooks (mode switch, SyncNorm, EMA), then mmclipjoint's.
 custom_hooks = _base_.custom_hooks + _base_.clip_joint_hooks
