@@ -1,10 +1,9 @@
 # YOLO11 as Ultralytics trains it, without data: the model (scale n; the configs of
 # other scales set backbone.scale, neck.scale and the widths), the optimizer and the
 # schedule. configs/yolo11/*_coco.py add COCO, the *_shapes.py configs the built-in
-# dataset. Variables a config overrides: max_epochs, batch_size_per_gpu (then it
-# repeats the fields that use them, as mmengine resolves variables in each file).
+# dataset. A config that changes batch_size_per_gpu repeats it in
+# optim_wrapper.paramwise_cfg (mmengine resolves variables in each file).
 scale = 'n'
-max_epochs = 600
 batch_size_per_gpu = 16
 
 model = dict(
@@ -37,7 +36,7 @@ optim_wrapper = dict(
                        batch_size_per_gpu=batch_size_per_gpu),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = []  # YOLOLRScheduleHook sets the learning rate and momentum
-yolo11_schedule_hook = dict(type='YOLOLRScheduleHook', max_epochs=max_epochs,
+yolo11_schedule_hook = dict(type='YOLOLRScheduleHook',  # decays over train_cfg.max_epochs
                             final_lr_ratio=0.01, warmup_epochs=3, warmup_bias_lr=0.1,
                             warmup_momentum=0.8)
 yolo11_ema_hook = dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, gamma=2000,

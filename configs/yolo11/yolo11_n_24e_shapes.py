@@ -34,7 +34,7 @@ optim_wrapper = dict(
                    weight_decay=5e-4),
     paramwise_cfg=dict(batch_size_per_gpu=batch_size_per_gpu))
 custom_hooks = [
-    dict(_base_.yolo11_schedule_hook, max_epochs=max_epochs, warmup_bias_lr=0.0),
+    dict(_base_.yolo11_schedule_hook, warmup_bias_lr=0.0),
     _base_.yolo11_ema_hook,
 ] + _base_.clip_joint_hooks
 default_hooks = dict(

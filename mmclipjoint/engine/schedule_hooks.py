@@ -1,4 +1,6 @@
 """YOLO's learning-rate and momentum schedule, as Ultralytics trains."""
+from typing import Optional
+
 import numpy as np
 from mmengine.hooks import Hook
 
@@ -23,7 +25,8 @@ class YOLOLRScheduleHook(Hook):
     checkpoints carry, so a resumed run continues the same schedule.
 
     Args:
-        max_epochs (int): epochs of the run.
+        max_epochs (int, optional): epochs the decay spans (default: the run's
+            ``train_cfg.max_epochs``, so that a shortened run still decays to the end).
         final_lr_ratio (float): the last epoch's learning rate over the initial one.
         warmup_epochs (float): warm-up length in epochs...
         min_warmup_iters (int): ...and at least this many iterations.
@@ -33,7 +36,7 @@ class YOLOLRScheduleHook(Hook):
 
     priority = 'HIGH'  # before the optimizer step of the iteration
 
-    def __init__(self, max_epochs: int, final_lr_ratio: float = 0.01,
+    def __init__(self, max_epochs: Optional[int] = None, final_lr_ratio: float = 0.01,
                  warmup_epochs: float = 3.0, min_warmup_iters: int = 100,
                  warmup_bias_lr: float = 0.1, warmup_momentum: float = 0.8):
         self.max_epochs = max_epochs
@@ -44,6 +47,8 @@ class YOLOLRScheduleHook(Hook):
         self.warmup_momentum = warmup_momentum
 
     def before_train(self, runner) -> None:
+        if self.max_epochs is None:
+            self.max_epochs = runner.max_epochs
         for group in runner.optim_wrapper.optimizer.param_groups:
             group.setdefault('initial_lr', group['lr'])
             group.setdefault('initial_momentum', group.get('momentum', 0.0))

@@ -86,9 +86,9 @@ def test_yolo_schedule_follows_ultralytics():
         optimizer=dict(type='SGD', lr=0.01, momentum=0.937, nesterov=True, weight_decay=5e-4),
         paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0)))
     epochs, per_epoch = 10, 50
-    hook = YOLOLRScheduleHook(max_epochs=epochs)
+    hook = YOLOLRScheduleHook()  # the decay spans the run's epochs
     runner = SimpleNamespace(optim_wrapper=optim, train_dataloader=[None] * per_epoch,
-                             epoch=0, iter=0)
+                             epoch=0, iter=0, max_epochs=epochs)
     hook.before_train(runner)
     warmup = 150  # 3 epochs of 50 > 100
 
