@@ -45,7 +45,14 @@ FAMILIES = {
               'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py'),
     'rtmdet': ('configs/rtmdet/rtmdet_tiny_12e_shapes.py',
                'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py'),
+    'yolo11': ('configs/yolo11/yolo11_n_24e_shapes.py',
+               'configs/clip_joint/yolo11_n_clip-joint_24e_shapes.py'),
 }
+# Epochs of a family's runs when --epochs is not given: 6, i.e. 600 iterations at the
+# batch of 4 of the first three; YOLO11's configs use batches of 8, so 12 epochs give it
+# the same 600 iterations.
+DEFAULT_EPOCHS = 6
+FAMILY_EPOCHS = {'yolo11': 12}
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 
 
@@ -60,8 +67,10 @@ def parse_args(argv=None):
     parser.add_argument('--imbalance', nargs='+', type=float, default=[5.0],
                         help='imbalance ratios (most / least frequent training class)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=6,
-                        help='training epochs of every run (schedules scaled to them)')
+    parser.add_argument('--epochs', type=int,
+                        help='training epochs of every run (schedules scaled to them; '
+                             f'default {DEFAULT_EPOCHS}, or the family\'s own: '
+                             f'{FAMILY_EPOCHS})')
     parser.add_argument('--out', default='studies/robustness', help='results folder')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='key=value overrides for every run, as in tools/train.py')
@@ -87,13 +96,14 @@ def planned_runs(args) -> List[dict]:
             for imbalance in args.imbalance:
                 for variant, family, path in configs:
                     config = osp.splitext(osp.basename(path))[0]
-                    run_id = f'{config}_noise{noise:g}_imb{imbalance:g}_seed{seed}_ep{args.epochs}'
+                    epochs = args.epochs or FAMILY_EPOCHS.get(family, DEFAULT_EPOCHS)
+                    run_id = f'{config}_noise{noise:g}_imb{imbalance:g}_seed{seed}_ep{epochs}'
                     if args.cfg_options:  # other overrides, another run
                         digest = hashlib.sha1(' '.join(args.cfg_options).encode()).hexdigest()
                         run_id += f'_options-{digest[:8]}'
                     runs.append(dict(id=run_id, family=family, variant=variant, config=config,
                                      config_path=osp.abspath(path), noise=noise,
-                                     imbalance=imbalance, seed=seed, epochs=args.epochs,
+                                     imbalance=imbalance, seed=seed, epochs=epochs,
                                      cfg_options=list(args.cfg_options)))
     return runs
 

@@ -44,6 +44,22 @@ def test_grid_is_seed_major_and_the_derived_config_sets_the_cell(tmp_path):
     assert cfg.model.roi_head.bbox_head.type == 'ContrastiveBBoxHead'  # the joint config
 
 
+def test_each_family_trains_the_same_iterations_by_default(tmp_path):
+    """6 epochs at batch 4 for the first three, 12 at batch 8 for YOLO11: 600 iterations
+    each; --epochs still sets every run."""
+    args = study.parse_args(['--noise', '0', '--seeds', '0'])
+    runs = study.planned_runs(args)
+    assert {r['family'] for r in runs} == {'faster-rcnn', 'yolox', 'rtmdet', 'yolo11'}
+    for run in runs:
+        path = tmp_path / f"{run['id']}.py"
+        path.write_text(study.run_config(run, 'data/x/'))
+        cfg = Config.fromfile(str(path))
+        batches = 400 // cfg.train_dataloader.batch_size  # the built-in 400 training images
+        assert cfg.train_cfg.max_epochs * batches == 600, run['id']
+    forced = study.planned_runs(study.parse_args(['--families', 'yolo11', '--epochs', '2']))
+    assert {r['epochs'] for r in forced} == {2}
+
+
 def test_a_config_without_the_builtin_dataset_is_refused(tmp_path):
     args = study.parse_args(['--configs', 'configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'])
     with pytest.raises(SystemExit, match='has no builtin_dataset field'):
