@@ -127,13 +127,16 @@ def save_embedding_file(path: str, embeddings: torch.Tensor, metadata: dict) -> 
 
 
 def load_embedding_file(path: str, expected: dict) -> torch.Tensor:
-    """Load an embedding file, checking its metadata against ``expected``.
+    """Load an embedding file, checking it against ``expected``.
 
     Args:
         path: a file written by :func:`save_embedding_file`
-            (``tools/build_text_embeddings.py``).
+            (``tools/build_text_embeddings.py``), whose metadata must match; or a plain
+            ``(C, D)`` array in a ``.npy`` file (as Detic and YOLO-World write them),
+            whose rows are taken as the config's class names in order and L2-normalised.
         expected: metadata fields the file must match (a subset of
-            :func:`embedding_file_metadata`'s).
+            :func:`embedding_file_metadata`'s; a ``.npy`` is checked against its
+            ``class_names`` and ``embed_dims``).
 
     Returns:
         Tensor: (C, D) embeddings.
@@ -143,6 +146,8 @@ def load_embedding_file(path: str, expected: dict) -> torch.Tensor:
             f'TextEmbeddingBank: embedding file {path} does not exist; fix: build it with '
             f'`python tools/build_text_embeddings.py ... --out {path}` or correct '
             f'text_bank.embedding_file')
+    if path.endswith('.npy'):
+        return load_npy_embeddings(path, expected['class_names'], expected['embed_dims'])
     try:
         content = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # truncated, corrupt, or not written by this project
@@ -167,6 +172,35 @@ def load_embedding_file(path: str, expected: dict) -> torch.Tensor:
     return embeddings
 
 
+def load_npy_embeddings(path: str, class_names: Sequence[str], embed_dims: int) -> torch.Tensor:
+    """A plain ``(C, D)`` array as the embeddings of ``class_names`` (in that order),
+    rows L2-normalised; a shape that does not match is an error naming both."""
+    import numpy as np
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise ValueError(f'TextEmbeddingBank: {path} cannot be read as a .npy array '
+                         f'({type(error).__name__}: {error})') from error
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f'TextEmbeddingBank: {path} holds a {array.dtype} array of shape '
+                         f'{array.shape}; an embedding array is 2-d float (classes, dims)')
+    rows, dims = array.shape
+    if rows != len(class_names):
+        raise ValueError(
+            f'TextEmbeddingBank: {path} has {rows} rows but text_bank.class_names has '
+            f'{len(class_names)} classes ({list(class_names)[:3]}...); fix: one row per class, '
+            f'in the order of text_bank.class_names')
+    if dims != embed_dims:
+        raise ValueError(f'TextEmbeddingBank: {path} has {dims}-d rows but text_bank.embed_dims '
+                         f'is {embed_dims}; fix: set embed_dims={dims}')
+    embeddings = torch.from_numpy(array.astype(np.float32))
+    norms = embeddings.norm(dim=1)
+    if not torch.isfinite(embeddings).all() or (norms == 0).any():
+        bad = [i for i in range(rows) if not torch.isfinite(embeddings[i]).all() or norms[i] == 0]
+        raise ValueError(f'TextEmbeddingBank: rows {bad[:5]} of {path} are zero or not finite')
+    return F.normalize(embeddings, dim=1)
+
+
 @MODELS.register_module()
 class TextEmbeddingBank(BaseModule):
     """Class text embeddings and temperatures that region embeddings are scored against.
@@ -188,7 +222,10 @@ class TextEmbeddingBank(BaseModule):
             path), ``templates`` (one or several prompts, averaged per class), ``name_map``
             (spelling fixes; None = VOC's defaults).
         embedding_file (str, optional): path of a file from
-            ``tools/build_text_embeddings.py``; required by ``init='file'``.
+            ``tools/build_text_embeddings.py`` (metadata checked against the config), or
+            of a plain ``(C, D)`` ``.npy`` array (Detic / YOLO-World style: rows in the
+            order of ``class_names``, L2-normalised on loading); required by
+            ``init='file'``.
         cache_dir (str): where CLIP-encoded embeddings are cached for later runs.
         learnable (bool): update the text embeddings during training (the paper's
             choice) or keep them frozen.
@@ -321,7 +358,17 @@ class TextEmbeddingBank(BaseModule):
             return load_embedding_file(cache, self.expected_metadata())
         print_log(f'TextEmbeddingBank: encoding {self.num_classes} class names with open_clip '
                   f"{self.clip_cfg['model']} ({self.clip_cfg['pretrained']})", logger='current')
-        embeddings = encode_class_names(self.class_names, **self.clip_cfg)
+        try:
+            embeddings = encode_class_names(self.class_names, **self.clip_cfg)
+        except RuntimeError as error:
+            if 'Failed to download' not in str(error):
+                raise
+            raise RuntimeError(
+                f"TextEmbeddingBank: the CLIP weights {self.clip_cfg['pretrained']!r} of "
+                f"{self.clip_cfg['model']} could not be downloaded ({error}). Offline, either "
+                f'set text_bank.clip.pretrained to a local open_clip checkpoint file, or '
+                f"set text_bank.init='file' with text_bank.embedding_file built elsewhere by "
+                f'tools/build_text_embeddings.py (or a (classes, dims) .npy array)') from error
         self._check_dims(embeddings, f"open_clip model {self.clip_cfg['model']}")
         save_embedding_file(cache, embeddings, embedding_file_metadata(
             self.class_names, embed_dims=self.embed_dims, **self.clip_cfg))

@@ -178,3 +178,68 @@ def test_frozen_text_embeddings():
     assert not bank.embeddings.requires_grad
     bank(torch.randn(3, 512)).sum().backward()
     assert bank.embeddings.grad is None and bank.log_logit_scale.grad is not None
+
+
+def test_a_plain_npy_array_is_read_in_class_order_and_normalised(tmp_path):
+    """Detic / YOLO-World write (C, D) arrays: one row per class of the config."""
+    import numpy as np
+    array = np.random.default_rng(0).normal(size=(3, 512)).astype(np.float32) * 7
+    path = tmp_path / 'detic_clip.npy'
+    np.save(path, array)
+    bank = TextEmbeddingBank(class_names=CLASSES, init='file', embedding_file=str(path))
+    bank.init_weights()
+    expected = F.normalize(torch.from_numpy(array), dim=1)
+    torch.testing.assert_close(bank.embeddings.data, expected)
+    assert torch.allclose(bank.embeddings.data.norm(dim=1), torch.ones(3))
+
+
+@pytest.mark.parametrize('shape, message', [
+    ((4, 512), r'has 4 rows but text_bank.class_names has 3 classes .*fix: one row per class'),
+    ((3, 256), r'has 256-d rows but text_bank.embed_dims is 512; fix: set embed_dims=256'),
+    ((3, 2, 512), r'an embedding array is 2-d float'),
+])
+def test_a_mismatched_npy_array_is_refused_naming_both_sizes(tmp_path, shape, message):
+    import numpy as np
+    path = tmp_path / 'bad.npy'
+    np.save(path, np.ones(shape, dtype=np.float32))
+    bank = TextEmbeddingBank(class_names=CLASSES, init='file', embedding_file=str(path))
+    with pytest.raises(ValueError, match=message):
+        bank.init_weights()
+
+
+def test_build_tool_converts_an_npy_array_into_the_checked_format(tmp_path):
+    import numpy as np
+    array = np.random.default_rng(1).normal(size=(3, 512)).astype(np.float32)
+    np.save(tmp_path / 'yolo_world.npy', array)
+    classes_file = tmp_path / 'classes.txt'
+    classes_file.write_text('\n'.join(CLASSES) + '\n')
+    out = tmp_path / 'emb.pth'
+    tool = osp.join(REPO, 'tools/build_text_embeddings.py')
+    proc = subprocess.run([sys.executable, tool, '--classes', str(classes_file), '--from-npy',
+                           str(tmp_path / 'yolo_world.npy'), '--out', str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bank = TextEmbeddingBank(class_names=CLASSES, init='file', embedding_file=str(out))
+    bank.init_weights()  # the metadata (classes, model, templates, dims) matches the config
+    torch.testing.assert_close(bank.embeddings.data, F.normalize(torch.from_numpy(array), dim=1))
+    classes_file.write_text('circle\nstar\n')
+    proc = subprocess.run([sys.executable, tool, '--classes', str(classes_file), '--from-npy',
+                           str(tmp_path / 'yolo_world.npy'), '--out', str(tmp_path / 'x.pth')],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and 'has 3 rows but --classes has 2 classes' in proc.stderr
+    assert not (tmp_path / 'x.pth').exists()
+
+
+def test_offline_clip_download_names_the_two_fixes(tmp_path, monkeypatch):
+    """What a user without internet meets at init_weights: open_clip's download error,
+    explained, with both offline routes."""
+    def offline(*args, **kwargs):
+        raise RuntimeError("Failed to download weights for tag 'openai': [Errno -3] "
+                           'Temporary failure in name resolution')
+    monkeypatch.setattr(open_clip, 'create_model', offline)
+    bank = TextEmbeddingBank(class_names=CLASSES, init='clip', cache_dir=str(tmp_path))
+    with pytest.raises(RuntimeError, match=r"the CLIP weights 'openai' of ViT-B-32 could not be "
+                                           r'downloaded .*Failed to download.*set '
+                                           r'text_bank.clip.pretrained to a local .*'
+                                           r"init='file'"):
+        bank.init_weights()
