@@ -67,7 +67,14 @@ def run_mmdet_tool(name: str, argv: Optional[List[str]] = None) -> None:
             f'{name}: --amp (mixed precision) needs a CUDA GPU and none is available '
             f"here; mmengine's AmpOptimWrapper would stop with an assertion. Fix: run "
             f'without --amp on the CPU.')
-    if argv and not argv[0].startswith('-'):
+    if name.endswith('benchmark.py') and not torch.cuda.is_available():
+        raise SystemExit(
+            f'{name}: MMDetection\'s InferenceBenchmark moves the model to CUDA and times '
+            f'with CUDA synchronisation, and no CUDA GPU is available here. On the CPU, time '
+            f'inference (images/s, and training) with tools/benchmark_overhead.py --device cpu '
+            f'--baseline STOCK_CONFIG --joint JOINT_CONFIG, which measures both models in '
+            f'alternating rounds of the same run.')
+    if argv and argv[0].endswith('.py'):  # a config (analyze_logs takes a command)
         prepare_builtin_dataset(load_cli_config(argv))
     argv = list(argv) + _cpu_distributed_options(argv)
     path = mmdet_tool_path(name)
