@@ -1,6 +1,7 @@
 """Cost of the contrastive branch: joint model vs stock baseline, measured in one run.
 
     python tools/benchmark_overhead.py                                  # built-in pair, CPU
+    python tools/benchmark_overhead.py --pair yolo11        # a built-in pair by family name
     python tools/benchmark_overhead.py --baseline A.py --joint B.py --device cuda
     python tools/benchmark_overhead.py --builtin-data --image-scale 320 \
         --baseline configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py \
@@ -47,6 +48,16 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_BASELINE = osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py')
 DEFAULT_JOINT = osp.join(ROOT,
                          'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py')
+# The built-in-dataset pairs, stock and joint (the families of tools/study.py).
+PAIRS = {
+    'faster-rcnn': (DEFAULT_BASELINE, DEFAULT_JOINT),
+    'yolox': ('configs/yolox/yolox_tiny_12e_shapes.py',
+              'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py'),
+    'rtmdet': ('configs/rtmdet/rtmdet_tiny_12e_shapes.py',
+               'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py'),
+    'yolo11': ('configs/yolo11/yolo11_n_24e_shapes.py',
+               'configs/clip_joint/yolo11_n_clip-joint_24e_shapes.py'),
+}
 
 
 def parse_args():
@@ -54,6 +65,8 @@ def parse_args():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--baseline', default=DEFAULT_BASELINE)
     parser.add_argument('--joint', default=DEFAULT_JOINT)
+    parser.add_argument('--pair', choices=sorted(PAIRS),
+                        help='a built-in-dataset pair instead of --baseline/--joint')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--rounds', type=int, default=4, help='alternating rounds per model')
     parser.add_argument('--train-iters', type=int, default=10, help='timed iterations a round')
@@ -67,7 +80,10 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides applied to both configs (key=value, as in tools/train.py)')
     parser.add_argument('--out', help='also write the results as JSON here')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.pair:
+        args.baseline, args.joint = (osp.join(ROOT, p) for p in PAIRS[args.pair])
+    return args
 
 
 def load_config(path, args):

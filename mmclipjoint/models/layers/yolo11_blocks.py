@@ -90,14 +90,16 @@ class C3k2(nn.Module):
 
 
 class SPPF(nn.Module):
-    """Spatial pyramid pooling, fast: a 1x1 convolution without activation, then
-    ``repeats`` chained max-poolings, all concatenated and fused."""
+    """Spatial pyramid pooling, fast: a 1x1 Conv-BN-SiLU, then ``repeats`` chained
+    max-poolings, all concatenated and fused. (Ultralytics' ``SPPF`` class builds its
+    first convolution without activation, for YOLO26, but gives it the SiLU back when it
+    parses a YOLO11 yaml row; YOLO11 has the activation.)"""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5,
                  repeats: int = 3):
         super().__init__()
         hidden = in_channels // 2
-        self.cv1 = yolo_conv(in_channels, hidden, act=False)
+        self.cv1 = yolo_conv(in_channels, hidden)
         self.cv2 = yolo_conv(hidden * (repeats + 1), out_channels)
         self.m = nn.MaxPool2d(kernel_size, stride=1, padding=kernel_size // 2)
         self.repeats = repeats
