@@ -106,14 +106,14 @@ def main(argv=None):
         losses = ours.loss(images, samples)
         total = sum(v for k, v in losses.items() if 'loss' in k)
         total.backward()
-        return float(total)
+        return float(total.detach())
 
     def their_step(batch):
         images, _, targets = batch
         theirs.zero_grad(set_to_none=True)
         loss, _ = criterion(theirs(images), targets)
         loss.sum().backward()
-        return float(loss.sum())
+        return float(loss.sum().detach())
 
     first_ours, first_theirs = our_step(batches[0]), their_step(batches[0])
     print(f'first step, total loss: ours {first_ours:.5f}, Ultralytics {first_theirs:.5f}')
