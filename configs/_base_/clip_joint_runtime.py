@@ -19,3 +19,18 @@ clip_joint_paramwise_cfg = dict(custom_keys={'text_bank': dict(decay_mult=0.0)})
 # bit for bit, tests/engine/test_optimizers.py).
 clip_joint_optim_wrapper = dict(constructor='GroupedOptimWrapperConstructor',
                                 paramwise_cfg=clip_joint_paramwise_cfg)
+# The grid branch of the one-stage COCO joint configs: the 80 COCO class names encoded by
+# CLIP ViT-B/32, then learned; per-class temperatures; a background embedding.
+clip_joint_coco_grid_branch = dict(
+    type='GridContrastiveBranch',
+    text_bank=dict(
+        type='TextEmbeddingBank',
+        class_names='coco',
+        embed_dims=512,
+        init='clip',
+        clip=dict(model='ViT-B-32', pretrained='openai', templates=['a photo of a {}.']),
+        temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
+        background=True),
+    loss_contrastive=dict(
+        type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
+    inference='stock')

@@ -5,22 +5,8 @@
 _base_ = ['../yolo11/yolo11_s_8xb16-600e_coco.py', '../_base_/clip_joint_runtime.py']
 
 model = dict(
-    bbox_head=dict(
-        type='ContrastiveYOLOHead',
-        contrastive_branch=dict(
-            type='GridContrastiveBranch',
-            text_bank=dict(
-                type='TextEmbeddingBank',
-                class_names='coco',
-                embed_dims=512,
-                init='clip',
-                clip=dict(model='ViT-B-32', pretrained='openai',
-                          templates=['a photo of a {}.']),
-                temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
-                background=True),
-            loss_contrastive=dict(
-                type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
-            inference='stock')))
+    bbox_head=dict(type='ContrastiveYOLOHead',
+                   contrastive_branch=_base_.clip_joint_coco_grid_branch))
 
 # The stock optimizer groups, plus the text bank without weight decay.
 optim_wrapper = _base_.clip_joint_optim_wrapper
