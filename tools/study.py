@@ -8,7 +8,8 @@
 Every (config, label-noise rate, imbalance ratio, seed) of the grid is one run: a config
 derived from the named one (the built-in dataset with that noise and long tail, a
 ``randomness.seed``, the schedule shortened to ``--epochs`` with its learning-rate steps
-scaled alike, COCO metrics per class) is trained with ``tools/train.py`` and its last
+and the branch's loss warm-up (``loss_warmup_iters``) scaled alike, COCO metrics per
+class) is trained with ``tools/train.py`` and its last
 checkpoint evaluated with ``tools/test.py`` on the held-out test split, each in its own
 process: the path a user takes. Validation metrics (where options are chosen) and test
 metrics (what is reported) are both recorded.
@@ -17,6 +18,14 @@ Resumable: finished runs are rows of ``<out>/results.json`` (with their paramete
 metrics, minutes and the code's git commit) and are read back, not redone; a run cut
 short is started again. The data seed is fixed (the same images and the same flipped
 labels for every training seed), so the spread over seeds is that of training alone.
+
+A joint config whose branch predicts with ``inference='stock'`` is also evaluated with
+``inference='fused'`` (the same checkpoint, ``tools/test.py`` with ``--cfg-options``) on
+the validation and the test split: its rows carry ``val_fused`` and ``test_fused``, and
+the table and figures show it as the variant ``<variant>+fused``. ``--reuse`` takes the
+rows of another study's results file whose run is the same (the same config, cell, seed,
+epochs and overrides) instead of training them again: an options comparison shares its
+stock and joint runs with the main study.
 
 Prints mean ± std of the test mAP per cell and writes ``<out>/map_vs_noise.png`` (one line
 per config, error bars over seeds) and ``<out>/per_class_ap.png`` (stock vs joint per
@@ -77,6 +86,9 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs at a time (each with cores / jobs threads); for machines '
                              'with many cores or a GPU')
+    parser.add_argument('--reuse', nargs='+', default=[],
+                        help="other studies' results.json files: runs found there (same "
+                             'id) are copied, not trained again')
     parser.add_argument('--report-only', action='store_true',
                         help='print the table and draw the figures from the results only')
     return parser.parse_args(argv)
@@ -130,6 +142,33 @@ def scaled_schedulers(schedulers: List[dict], factor: float) -> List[dict]:
     return scaled
 
 
+def branch_path(model: dict) -> Optional[List[str]]:
+    """The keys from ``model`` down to its ``contrastive_branch`` field, or None."""
+    for key, value in model.items():
+        if not isinstance(value, dict):
+            continue
+        if key == 'contrastive_branch':
+            return [key]
+        below = branch_path(value)
+        if below:
+            return [key] + below
+    return None
+
+
+def fused_option(model: dict) -> Optional[str]:
+    """The ``--cfg-options`` item that makes the contrastive branch of ``model`` predict
+    with fused scores, or None (no branch, or it already fuses)."""
+    path = branch_path(model)
+    if path is None:
+        return None
+    branch = model
+    for key in path:
+        branch = branch[key]
+    if branch.get('inference', 'stock') != 'stock':
+        return None
+    return '.'.join(['model'] + path + ['inference=fused'])
+
+
 def run_config(run: dict, data_root: str) -> str:
     """The text of the derived config of one run."""
     cfg = Config.fromfile(run['config_path'])
@@ -152,6 +191,20 @@ def run_config(run: dict, data_root: str) -> str:
     for evaluator in ('val_evaluator', 'test_evaluator'):
         ann_file = cfg[evaluator].ann_file.replace(old_root, data_root)
         fields[evaluator] = dict(ann_file=ann_file, classwise=True)
+    # A warm-up of the branch's loss weights is part of the schedule: scaled alike.
+    path = branch_path(cfg.model)
+    warmup = 0
+    if path:
+        branch = cfg.model
+        for key in path:
+            branch = branch[key]
+        warmup = branch.get('loss_warmup_iters', 0)
+    if warmup:
+        override = dict(loss_warmup_iters=int(round(
+            warmup * run['epochs'] / cfg.train_cfg.max_epochs)))
+        for key in reversed(path):
+            override = {key: override}
+        fields['model'] = override
     lines = [f'_base_ = {run["config_path"]!r}'] + [f'{k} = {v!r}' for k, v in fields.items()]
     return '\n'.join(lines) + '\n'
 
@@ -186,11 +239,17 @@ def prepare(run: dict, out: str) -> Tuple[str, str, str]:
     """
     run_dir = osp.join(out, 'runs', run['id'])
     os.makedirs(run_dir, exist_ok=True)
+    run['fused_option'] = fused_option(Config.fromfile(run['config_path']).model)
     # One data folder per (noise, imbalance): the runs of a cell share it.
     data_root = osp.join(out, 'data', f"shapes_noise{run['noise']:g}_imb{run['imbalance']:g}/")
     config = osp.join(run_dir, 'config.py')
     with open(config, 'w') as f:
         f.write(run_config(run, data_root))
+    # The same run's config, its test loader and evaluator those of the validation split:
+    # tools/test.py on it gives the validation metrics of another inference mode.
+    with open(osp.join(run_dir, 'config_val.py'), 'w') as f:
+        f.write("_base_ = './config.py'\ntest_dataloader = _base_.val_dataloader\n"
+                'test_evaluator = _base_.val_evaluator\n')
     return run_dir, data_root, config
 
 
@@ -199,29 +258,50 @@ def execute(run: dict, out: str, threads: Optional[int] = None,
     """Train and test one run in their own processes; the row of the results table."""
     run_dir, data_root, config = prepared or prepare(run, out)
     start = time.time()
-    for tool, args in (('train.py', [config, '--work-dir', run_dir]),
-                       ('test.py', [config, osp.join(run_dir, f"epoch_{run['epochs']}.pth"),
-                                    '--work-dir', osp.join(run_dir, 'test')])):
-        options = ['--cfg-options', *run['cfg_options']] if run['cfg_options'] else []
+    checkpoint = osp.join(run_dir, f"epoch_{run['epochs']}.pth")
+    commands = [('train', 'train.py', [config, '--work-dir', run_dir], []),
+                ('test', 'test.py', [config, checkpoint, '--work-dir',
+                                     osp.join(run_dir, 'test')], [])]
+    if run.get('fused_option'):
+        for split, path in (('test', config), ('val', osp.join(run_dir, 'config_val.py'))):
+            commands.append((f'{split}_fused', 'test.py',
+                             [path, checkpoint, '--work-dir', osp.join(run_dir,
+                                                                       f'{split}_fused')],
+                             [run['fused_option']]))
+    for name, tool, args, extra in commands:
+        overrides = run['cfg_options'] + extra
+        options = ['--cfg-options', *overrides] if overrides else []
         env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
-        with open(osp.join(run_dir, f'{osp.splitext(tool)[0]}.log'), 'w') as log:
+        with open(osp.join(run_dir, f'{name}.log'), 'w') as log:
             proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args,
                                    *options], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                   env=env)
         if proc.returncode:
             raise RuntimeError(f"{tool} failed for run {run['id']}; see "
-                               f'{osp.join(run_dir, osp.splitext(tool)[0])}.log')
+                               f'{osp.join(run_dir, name)}.log')
     val = last_metrics(run_dir)
     test = last_metrics(osp.join(run_dir, 'test'))
+    fused = {f'{split}_fused': last_metrics(osp.join(run_dir, f'{split}_fused'))
+             for split in ('val', 'test') if run.get('fused_option')}
     meta = json.load(open(osp.join(data_root, 'meta.json')))
     return dict({k: v for k, v in run.items() if k != 'config_path'},
-                val=val, test=test, minutes=(time.time() - start) / 60, commit=git_commit(),
-                classes=meta['classes'],
+                val=val, test=test, **fused, minutes=(time.time() - start) / 60,
+                commit=git_commit(), classes=meta['classes'],
                 train_class_counts=meta['train']['label_class_counts'])
 
 
 def load_results(path: str) -> List[dict]:
     return json.load(open(path)) if osp.isfile(path) else []
+
+
+def reused_row(run: dict, others: List[str]) -> Optional[dict]:
+    """The row of the same run in another study's results, relabelled for this one."""
+    for path in others:
+        for row in load_results(path):
+            if row['id'] == run['id']:
+                return dict(row, family=run['family'], variant=run['variant'],
+                            reused_from=osp.relpath(path, ROOT))
+    return None
 
 
 def save_results(path: str, rows: List[dict]) -> None:
@@ -231,10 +311,23 @@ def save_results(path: str, rows: List[dict]) -> None:
     os.replace(tmp, path)
 
 
+def with_fused(rows: List[dict]) -> List[dict]:
+    """The rows, and for each run also evaluated with fused inference a row of the
+    variant ``<variant>+fused`` with those metrics."""
+    expanded = []
+    for row in rows:
+        expanded.append(row)
+        if 'test_fused' in row:
+            expanded.append(dict(row, variant=f"{row['variant']}+fused",
+                                 config=f"{row['config']}+fused", test=row['test_fused'],
+                                 val=row['val_fused']))
+    return expanded
+
+
 def cells(rows: List[dict], split: str = 'test', metric: str = 'bbox_mAP') -> Dict[tuple, list]:
     """{(family, variant, config, noise, imbalance): [value per seed]}."""
     grouped = defaultdict(list)
-    for row in rows:
+    for row in with_fused(rows):
         grouped[(row['family'], row['variant'], row['config'], row['noise'],
                  row['imbalance'])].append(row[split][metric])
     return grouped
@@ -244,7 +337,7 @@ def report(rows: List[dict]) -> str:
     lines = ['test split, mean ± std over seeds (n = seeds)',
              f'{"family":<12} {"variant":<8} {"noise":>5} {"imb":>4}  ' +
              '  '.join(f'{m:>15}' for m in METRICS) + f'  {"val mAP":>15}']
-    keys = sorted(cells(rows), key=lambda k: (k[0], k[3], k[4], k[1] != 'stock', k[2]))
+    keys = sorted(cells(rows), key=lambda k: (k[0], k[3], k[4], k[1] != 'stock', k[1], k[2]))
     for key in keys:
         parts = []
         for split, metric in [('test', m) for m in METRICS] + [('val', 'bbox_mAP')]:
@@ -285,6 +378,7 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
     plt.close(fig)
     written.append(path)
 
+    rows = with_fused(rows)
     noises = sorted({r['noise'] for r in rows})
     noise = per_class_noise if per_class_noise in noises else noises[len(noises) // 2]
     chosen = [r for r in rows if r['noise'] == noise]
@@ -335,13 +429,22 @@ def main(argv=None):
         if args.jobs <= 1:
             for run in pending:
                 bar.set_postfix_str(f"{run['config']} noise {run['noise']:g} seed {run['seed']}")
-                rows.append(execute(run, args.out))
+                # Read again before each run: the other study may be running alongside.
+                reused = reused_row(run, args.reuse)
+                rows.append(reused or execute(run, args.out))
                 save_results(results_path, rows)
                 bar.update()
         else:
             # Several runs at once, each in its own processes; results saved as they end.
             from concurrent.futures import ThreadPoolExecutor, as_completed
             threads = max(1, (os.cpu_count() or 1) // args.jobs)
+            for run in list(pending):
+                reused = reused_row(run, args.reuse)
+                if reused:
+                    rows.append(reused)
+                    pending.remove(run)
+                    bar.update()
+            save_results(results_path, rows)
             prepared = [prepare(run, args.out) for run in pending]
             with ThreadPoolExecutor(args.jobs) as pool:
                 futures = [pool.submit(execute, run, args.out, threads, paths)

@@ -44,6 +44,19 @@ def test_grid_is_seed_major_and_the_derived_config_sets_the_cell(tmp_path):
     assert cfg.model.roi_head.bbox_head.type == 'ContrastiveBBoxHead'  # the joint config
 
 
+def test_the_loss_warmup_scales_with_the_schedule(tmp_path):
+    warmup = osp.join(REPO, 'configs/clip_joint/ablations/'
+                      'faster-rcnn_r18-slim_fpn_clip-joint-warmup_12e_shapes.py')
+    (run, ) = study.planned_runs(study.parse_args(['--configs', warmup, '--noise', '0',
+                                                   '--seeds', '0']))
+    path = tmp_path / 'config.py'
+    path.write_text(study.run_config(run, 'data/x/'))
+    cfg = Config.fromfile(str(path))
+    branch = cfg.model.roi_head.bbox_head.contrastive_branch
+    assert branch.loss_warmup_iters == 300  # 600 of 12 epochs -> 300 of 6: half, as meant
+    assert branch.loss_contrastive.loss_weight == 1.0  # the rest of the branch kept
+
+
 def test_each_family_trains_the_same_iterations_by_default(tmp_path):
     """6 epochs at batch 4 for the first three, 12 at batch 8 for YOLO11: 600 iterations
     each; --epochs still sets every run."""
@@ -82,6 +95,16 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
         # Per-class AP (CocoMetric classwise) on the test split, for the figures.
         assert {f'{c}_precision' for c in row['classes']} <= set(row['test'])
         assert len(row['train_class_counts']) == 6 and row['minutes'] > 0
+    # The joint run is also evaluated with fused inference, on both splits; the stock not.
+    joint = next(r for r in rows if r['variant'] == 'joint')
+    stock = next(r for r in rows if r['variant'] == 'stock')
+    assert joint['fused_option'] == \
+        'model.roi_head.bbox_head.contrastive_branch.inference=fused'
+    for split in ('val', 'test'):
+        assert 0.0 <= joint[f'{split}_fused']['bbox_mAP'] <= 1.0
+        assert f'{split}_fused' not in stock
+    fused_log = (out / 'runs' / joint['id'] / 'val_fused.log').read_text()
+    assert 'instances_val.json' in fused_log  # the validation split, not the test split
     # The cell's data: that noise, flips recorded, and a test split of its own.
     (data_dir, ) = [d for d in (out / 'data').iterdir() if d.is_dir()]
     meta = json.load(open(data_dir / 'meta.json'))
@@ -93,6 +116,17 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     assert 'study: 2 runs done' in again and '0 to run' in again
     assert json.load(open(out / 'results.json')) == rows  # read back, not redone
     assert 'faster-rcnn  stock      0.5' in again and '(1)' in again
+    assert 'joint+fused' in again
+    # Another study of the same stock run copies its row instead of training it.
+    other = tmp_path / 'other'
+    reused = run_tool('study.py', '--configs', BASELINE_CONFIG, '--noise', '0.5', '--seeds', '0',
+                      '--epochs', '1', '--out', str(other), '--reuse', str(out / 'results.json'),
+                      '--cfg-options', *tiny, cwd=str(tmp_path))
+    assert '1 to run' in reused
+    (copied, ) = json.load(open(other / 'results.json'))
+    assert copied['test'] == stock['test'] and copied['family'] == 'custom'
+    assert copied['reused_from'].endswith('results.json')
+    assert not (other / 'runs').exists()  # nothing trained
     assert (out / 'map_vs_noise.png').stat().st_size > 0
     assert (out / 'per_class_ap.png').stat().st_size > 0
 
@@ -107,3 +141,25 @@ def test_report_gives_mean_and_std_over_seeds():
     (joint, ) = [line for line in table if ' joint ' in line]
     assert '0.350 ± 0.071 (2)' in stock  # sample std of 0.30 and 0.40
     assert '0.500 ± 0.000 (2)' in joint
+
+
+def test_the_branch_is_found_for_fused_evaluation_in_every_family():
+    expected = {'faster-rcnn': 'model.roi_head.bbox_head.contrastive_branch.inference=fused',
+                'yolox': 'model.bbox_head.contrastive_branch.inference=fused',
+                'rtmdet': 'model.bbox_head.contrastive_branch.inference=fused',
+                'yolo11': 'model.bbox_head.contrastive_branch.inference=fused'}
+    for family, (stock, joint) in study.FAMILIES.items():
+        assert study.fused_option(Config.fromfile(osp.join(REPO, stock)).model) is None
+        assert study.fused_option(Config.fromfile(osp.join(REPO, joint)).model) == \
+            expected[family]
+    fused = osp.join(REPO, 'configs/clip_joint/ablations/'
+                     'faster-rcnn_r18-slim_fpn_clip-joint-fused_12e_shapes.py')
+    assert study.fused_option(Config.fromfile(fused).model) is None  # fuses already
+
+
+def test_fused_evaluations_are_a_variant_of_their_own():
+    row = dict(family='yolox', variant='joint', config='cfg', noise=0.2, imbalance=5.0, seed=0,
+               test={m: 0.3 for m in study.METRICS}, val={'bbox_mAP': 0.3},
+               test_fused={m: 0.4 for m in study.METRICS}, val_fused={'bbox_mAP': 0.4})
+    (line, ) = [line for line in study.report([row]).splitlines() if 'joint+fused' in line]
+    assert '0.400 ± 0.000 (1)' in line
