@@ -27,9 +27,11 @@ rows of another study's results file whose run is the same (the same config, cel
 epochs and overrides) instead of training them again: an options comparison shares its
 stock and joint runs with the main study.
 
-Prints mean ± std of the test mAP per cell and writes ``<out>/map_vs_noise.png`` (one line
-per config, error bars over seeds) and ``<out>/per_class_ap.png`` (stock vs joint per
-class, classes from the most to the least frequent in training).
+Prints mean ± std of the test mAP per cell (also as markdown tables of the test and the
+validation split in ``<out>/summary.md``, a column per noise rate) and writes
+``<out>/map_vs_noise.png`` (one line per config, error bars over seeds) and
+``<out>/per_class_ap.png`` (stock vs joint per class, classes from the most to the least
+frequent in training).
 """
 import argparse
 import hashlib
@@ -349,6 +351,29 @@ def report(rows: List[dict]) -> str:
     return '\n'.join(lines)
 
 
+def markdown_table(rows: List[dict], split: str = 'test', metric: str = 'bbox_mAP') -> str:
+    """One markdown table of ``split`` ``metric``: a row per (family, variant, imbalance),
+    a column per noise rate, cells ``mean ± std (seeds)``."""
+    grouped = cells(rows, split, metric)
+    noises = sorted({k[3] for k in grouped})
+    lines = ['| family | variant | imbalance | ' +
+             ' | '.join(f'noise {n:g}' for n in noises) + ' |',
+             '| --- | --- | --- | ' + ' | '.join('---' for _ in noises) + ' |']
+    keys = sorted({(k[0], k[1], k[2], k[4]) for k in grouped},
+                  key=lambda k: (k[0], k[3], k[1] != 'stock', k[1], k[2]))
+    for family, variant, config, imbalance in keys:
+        parts = []
+        for noise in noises:
+            values = np.array(grouped.get((family, variant, config, noise, imbalance), []))
+            if not len(values):
+                parts.append('')
+                continue
+            std = values.std(ddof=1) if len(values) > 1 else 0.0
+            parts.append(f'{values.mean():.3f} ± {std:.3f} ({len(values)})')
+        lines.append(f'| {family} | {variant} | {imbalance:g} | ' + ' | '.join(parts) + ' |')
+    return '\n'.join(lines)
+
+
 def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None) -> List[str]:
     import matplotlib
     matplotlib.use('Agg')
@@ -461,6 +486,10 @@ def main(argv=None):
         print(table)
         with open(osp.join(args.out, 'summary.txt'), 'w') as f:
             f.write(table + '\n')
+        with open(osp.join(args.out, 'summary.md'), 'w') as f:
+            for split in ('test', 'val'):
+                f.write(f'{split} bbox mAP, mean ± std (seeds)\n\n'
+                        f'{markdown_table(rows, split)}\n\n')
         for path in figures(rows, args.out):
             print(f'wrote {path}')
 

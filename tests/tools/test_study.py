@@ -129,6 +129,7 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     assert not (other / 'runs').exists()  # nothing trained
     assert (out / 'map_vs_noise.png').stat().st_size > 0
     assert (out / 'per_class_ap.png').stat().st_size > 0
+    assert '| faster-rcnn | joint+fused | 5 |' in (out / 'summary.md').read_text()
 
 
 def test_report_gives_mean_and_std_over_seeds():
@@ -141,6 +142,10 @@ def test_report_gives_mean_and_std_over_seeds():
     (joint, ) = [line for line in table if ' joint ' in line]
     assert '0.350 ± 0.071 (2)' in stock  # sample std of 0.30 and 0.40
     assert '0.500 ± 0.000 (2)' in joint
+    markdown = study.markdown_table(rows).splitlines()
+    assert markdown[0] == '| family | variant | imbalance | noise 0.2 |'
+    assert markdown[2] == '| yolox | stock | 5 | 0.350 ± 0.071 (2) |'
+    assert markdown[3] == '| yolox | joint | 5 | 0.500 ± 0.000 (2) |'
 
 
 def test_the_branch_is_found_for_fused_evaluation_in_every_family():
