@@ -73,6 +73,9 @@ def parse_args(argv=None):
     parser.add_argument('--families', nargs='+', choices=sorted(FAMILIES),
                         default=list(FAMILIES), help='stock/joint pairs to run')
     parser.add_argument('--configs', nargs='+', help='configs to run instead of --families')
+    parser.add_argument('--family', default='custom',
+                        help='the family the --configs runs are shown under in the table and '
+                             'figures (e.g. faster-rcnn, to compare an option with that pair)')
     parser.add_argument('--noise', nargs='+', type=float, default=[0.0, 0.2, 0.4],
                         help='label-noise rates of the training split')
     parser.add_argument('--imbalance', nargs='+', type=float, default=[5.0],
@@ -100,7 +103,7 @@ def planned_runs(args) -> List[dict]:
     """The grid, one dict per run, in the order they are run (seed-major, so that a
     partial study already has every cell at its first seed)."""
     if args.configs:
-        configs = [(osp.splitext(osp.basename(c))[0], 'custom', c) for c in args.configs]
+        configs = [(osp.splitext(osp.basename(c))[0], args.family, c) for c in args.configs]
     else:
         configs = [(variant, family, osp.join(ROOT, path)) for family in args.families
                    for variant, path in zip(('stock', 'joint'), FAMILIES[family])]
@@ -306,11 +309,16 @@ def reused_row(run: dict, others: List[str]) -> Optional[dict]:
     return None
 
 
-def save_results(path: str, rows: List[dict]) -> None:
+def save_results(path: str, rows: List[dict]) -> List[dict]:
+    """Write ``rows``, keeping the rows another process wrote there meanwhile (two studies
+    sharing a folder lose nothing); returns what was written."""
+    ids = {row['id'] for row in rows}
+    rows = rows + [row for row in load_results(path) if row['id'] not in ids]
     tmp = f'{path}.tmp'
     with open(tmp, 'w') as f:
         json.dump(rows, f, indent=1)
     os.replace(tmp, path)
+    return rows
 
 
 def with_fused(rows: List[dict]) -> List[dict]:
@@ -457,7 +465,7 @@ def main(argv=None):
                 # Read again before each run: the other study may be running alongside.
                 reused = reused_row(run, args.reuse)
                 rows.append(reused or execute(run, args.out))
-                save_results(results_path, rows)
+                rows = save_results(results_path, rows)
                 bar.update()
         else:
             # Several runs at once, each in its own processes; results saved as they end.
@@ -469,16 +477,16 @@ def main(argv=None):
                     rows.append(reused)
                     pending.remove(run)
                     bar.update()
-            save_results(results_path, rows)
+            rows = save_results(results_path, rows)
             prepared = [prepare(run, args.out) for run in pending]
             with ThreadPoolExecutor(args.jobs) as pool:
                 futures = [pool.submit(execute, run, args.out, threads, paths)
                            for run, paths in zip(pending, prepared)]
                 for future in as_completed(futures):
-                    rows.append(future.result())
-                    save_results(results_path, rows)
-                    bar.set_postfix_str(f"done: {rows[-1]['config']} noise "
-                                        f"{rows[-1]['noise']:g} seed {rows[-1]['seed']}")
+                    row = future.result()
+                    rows = save_results(results_path, rows + [row])
+                    bar.set_postfix_str(f"done: {row['config']} noise {row['noise']:g} "
+                                        f"seed {row['seed']}")
                     bar.update()
         bar.close()
     if rows:

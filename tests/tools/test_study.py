@@ -132,6 +132,26 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     assert '| faster-rcnn | joint+fused | 5 |' in (out / 'summary.md').read_text()
 
 
+def test_two_studies_writing_one_results_file_lose_no_row(tmp_path):
+    path = str(tmp_path / 'results.json')
+    mine = [dict(id='a'), dict(id='b')]
+    study.save_results(path, mine)
+    study.save_results(path, [dict(id='c')])  # another process, started before 'a' and 'b'
+    assert [r['id'] for r in study.load_results(path)] == ['c', 'a', 'b']
+    written = study.save_results(path, mine + [dict(id='d')])
+    assert [r['id'] for r in written] == ['a', 'b', 'd', 'c']
+
+
+def test_configs_can_be_shown_under_a_family():
+    detached = osp.join(REPO, 'configs/clip_joint/ablations/'
+                        'faster-rcnn_r18-slim_fpn_clip-joint-detached_12e_shapes.py')
+    (run, ) = study.planned_runs(study.parse_args(['--configs', detached, '--family',
+                                                   'faster-rcnn', '--noise', '0',
+                                                   '--seeds', '0']))
+    assert run['family'] == 'faster-rcnn'
+    assert run['variant'] == 'faster-rcnn_r18-slim_fpn_clip-joint-detached_12e_shapes'
+
+
 def test_report_gives_mean_and_std_over_seeds():
     rows = [dict(family='yolox', variant=v, config=f'cfg_{v}', noise=0.2, imbalance=5.0,
                  seed=s, test={m: value for m in study.METRICS}, val={'bbox_mAP': value})
