@@ -382,6 +382,27 @@ def markdown_table(rows: List[dict], split: str = 'test', metric: str = 'bbox_mA
     return '\n'.join(lines)
 
 
+def short_names(names: List[str]) -> Dict[str, str]:
+    """Legend labels: the ``_``-separated parts that all config names among ``names``
+    share at their start and their end left out (a ``+fused`` mark kept); plain variant
+    names (``stock``) and a lone config name are kept whole."""
+    configs = [name for name in names if '_' in name]
+    bases = {name: name.split('+', 1) for name in configs}
+    split = [bases[name][0].split('_') for name in configs]
+    head = tail = 0
+    if len(set(base[0] for base in bases.values())) > 1:
+        while all(len(parts) > head + 1 and parts[head] == split[0][head] for parts in split):
+            head += 1
+        while all(len(parts) > head + tail + 1 and parts[-tail - 1] == split[0][-tail - 1]
+                  for parts in split):
+            tail += 1
+    labels = {name: name for name in names}
+    for name, parts in zip(configs, split):
+        kept = '_'.join(parts[head:len(parts) - tail])
+        labels[name] = kept + ''.join(f'+{mark}' for mark in bases[name][1:])
+    return labels
+
+
 def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None) -> List[str]:
     import matplotlib
     matplotlib.use('Agg')
@@ -389,25 +410,26 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
     written = []
     families = sorted({r['family'] for r in rows})
     test = cells(rows)
-    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6),
+    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 5.0),
                              squeeze=False)
     for ax, family in zip(axes[0], families):
         lines = sorted({(k[1], k[2], k[4]) for k in test if k[0] == family})
+        labels = short_names(sorted({line[0] for line in lines}))
         for variant, config, imbalance in lines:
             points = sorted((k[3], np.mean(v), np.std(v, ddof=1) if len(v) > 1 else 0.0)
                             for k, v in test.items()
                             if k[:3] == (family, variant, config) and k[4] == imbalance)
             noise, mean, std = zip(*points)
             ax.errorbar(noise, mean, yerr=std, marker='o', capsize=3,
-                        label=f'{variant} (imbalance {imbalance:g})')
+                        label=f'{labels[variant]} (imbalance {imbalance:g})')
         ax.set_title(family)
         ax.set_xlabel('label noise rate (training split)')
         ax.set_ylabel('test bbox mAP')
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.38))
     fig.tight_layout()
     path = osp.join(out, 'map_vs_noise.png')
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches='tight')
     plt.close(fig)
     written.append(path)
 
@@ -419,29 +441,30 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
         return written
     classes, counts = chosen[0]['classes'], np.array(chosen[0]['train_class_counts'])
     order = np.argsort(-counts)
-    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.6),
+    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 5.0),
                              squeeze=False)
     for ax, family in zip(axes[0], families):
         variants = sorted({r['variant'] for r in chosen if r['family'] == family},
                           key=lambda v: (v != 'stock', v))
         width = 0.8 / max(len(variants), 1)
+        labels = short_names(variants)
         for i, variant in enumerate(variants):
             per_seed = np.array([[r['test'].get(f'{classes[c]}_precision', np.nan)
                                   for c in order] for r in chosen
                                  if r['family'] == family and r['variant'] == variant])
             ax.bar(np.arange(len(order)) + i * width, per_seed.mean(0), width,
+                   color=plt.cm.tab20(i % 20),
                    yerr=per_seed.std(0, ddof=1) if len(per_seed) > 1 else None, capsize=2,
-                   label=f'{variant} (n={len(per_seed)})')
+                   label=f'{labels[variant]} (n={len(per_seed)})')
         ax.set_xticks(np.arange(len(order)) + 0.4 - width / 2)
         ax.set_xticklabels([f'{classes[c]}\n{counts[c]}' for c in order], fontsize=7)
         ax.set_title(f'{family}, noise {noise:g}: AP per class')
         ax.set_ylabel('test AP')
-        ax.legend(fontsize=8)
-    fig.text(0.5, 0.005, 'most to least frequent in training (label count below)',
-             ha='center', fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+        ax.set_xlabel('most to least frequent in training (label count)', fontsize=8)
+        ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.38))
+    fig.tight_layout()
     path = osp.join(out, 'per_class_ap.png')
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches='tight')
     plt.close(fig)
     written.append(path)
     return written

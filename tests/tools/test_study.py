@@ -152,6 +152,16 @@ def test_configs_can_be_shown_under_a_family():
     assert run['variant'] == 'faster-rcnn_r18-slim_fpn_clip-joint-detached_12e_shapes'
 
 
+def test_legend_labels_leave_out_what_the_config_names_share():
+    labels = study.short_names(['stock', 'joint+fused', 'a_r18_fpn_12e_shapes',
+                                'a_r18_fpn_clip-joint-detached_12e_shapes+fused'])
+    assert labels['stock'] == 'stock' and labels['joint+fused'] == 'joint+fused'
+    assert labels['a_r18_fpn_clip-joint-detached_12e_shapes+fused'] == \
+        'clip-joint-detached_12e+fused'
+    assert labels['a_r18_fpn_12e_shapes'] == '12e'
+    assert study.short_names(['stock', 'x_y_z']) == {'stock': 'stock', 'x_y_z': 'x_y_z'}
+
+
 def test_report_gives_mean_and_std_over_seeds():
     rows = [dict(family='yolox', variant=v, config=f'cfg_{v}', noise=0.2, imbalance=5.0,
                  seed=s, test={m: value for m in study.METRICS}, val={'bbox_mAP': value})
