@@ -160,16 +160,21 @@ def branch_path(model: dict) -> Optional[List[str]]:
     return None
 
 
+def branch_config(model: dict) -> dict:
+    """The ``contrastive_branch`` field of ``model``; empty when it has none."""
+    branch = model
+    for key in branch_path(model) or []:
+        branch = branch[key]
+    return branch if branch is not model else {}
+
+
 def fused_option(model: dict) -> Optional[str]:
     """The ``--cfg-options`` item that makes the contrastive branch of ``model`` predict
     with fused scores, or None (no branch, or it already fuses)."""
     path = branch_path(model)
     if path is None:
         return None
-    branch = model
-    for key in path:
-        branch = branch[key]
-    if branch.get('inference', 'stock') != 'stock':
+    if branch_config(model).get('inference', 'stock') != 'stock':
         return None
     return '.'.join(['model'] + path + ['inference=fused'])
 
@@ -197,17 +202,11 @@ def run_config(run: dict, data_root: str) -> str:
         ann_file = cfg[evaluator].ann_file.replace(old_root, data_root)
         fields[evaluator] = dict(ann_file=ann_file, classwise=True)
     # A warm-up of the branch's loss weights is part of the schedule: scaled alike.
-    path = branch_path(cfg.model)
-    warmup = 0
-    if path:
-        branch = cfg.model
-        for key in path:
-            branch = branch[key]
-        warmup = branch.get('loss_warmup_iters', 0)
+    warmup = branch_config(cfg.model).get('loss_warmup_iters', 0)
     if warmup:
         override = dict(loss_warmup_iters=int(round(
             warmup * run['epochs'] / cfg.train_cfg.max_epochs)))
-        for key in reversed(path):
+        for key in reversed(branch_path(cfg.model)):
             override = {key: override}
         fields['model'] = override
     lines = [f'_base_ = {run["config_path"]!r}'] + [f'{k} = {v!r}' for k, v in fields.items()]
