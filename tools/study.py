@@ -342,6 +342,12 @@ def cells(rows: List[dict], split: str = 'test', metric: str = 'bbox_mAP') -> Di
     return grouped
 
 
+def mean_std(values: np.ndarray) -> str:
+    """``mean ± sample std (n)`` of one cell's values (std 0 for a single seed)."""
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f'{values.mean():.3f} ± {std:.3f} ({len(values)})'
+
+
 def report(rows: List[dict]) -> str:
     lines = ['test split, mean ± std over seeds (n = seeds)',
              f'{"family":<12} {"variant":<8} {"noise":>5} {"imb":>4}  ' +
@@ -351,8 +357,7 @@ def report(rows: List[dict]) -> str:
         parts = []
         for split, metric in [('test', m) for m in METRICS] + [('val', 'bbox_mAP')]:
             values = np.array(cells(rows, split, metric)[key])
-            parts.append(f'{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}'
-                         f' ({len(values)})')
+            parts.append(mean_std(values))
         lines.append(f'{key[0]:<12} {key[1]:<8} {key[3]:>5g} {key[4]:>4g}  ' +
                      '  '.join(f'{p:>15}' for p in parts))
     return '\n'.join(lines)
@@ -372,11 +377,7 @@ def markdown_table(rows: List[dict], split: str = 'test', metric: str = 'bbox_mA
         parts = []
         for noise in noises:
             values = np.array(grouped.get((family, variant, config, noise, imbalance), []))
-            if not len(values):
-                parts.append('')
-                continue
-            std = values.std(ddof=1) if len(values) > 1 else 0.0
-            parts.append(f'{values.mean():.3f} ± {std:.3f} ({len(values)})')
+            parts.append(mean_std(values) if len(values) else '')
         lines.append(f'| {family} | {variant} | {imbalance:g} | ' + ' | '.join(parts) + ' |')
     return '\n'.join(lines)
 
