@@ -53,3 +53,22 @@ def test_config_builds_its_model_with_the_safety_hooks(path):
     if branches:  # the text bank without weight decay, in a handful of optimizer groups
         assert cfg.optim_wrapper.paramwise_cfg.custom_keys['text_bank'] == dict(decay_mult=0.0)
         assert cfg.optim_wrapper.constructor == 'GroupedOptimWrapperConstructor'
+
+
+def test_faster_rcnn_default_is_the_studied_choice_and_the_paper_setting_stays():
+    """The built-in Faster R-CNN joint config uses the option the study chose on
+    validation (a tenth of the branch's gradient into the shared FCs, fused inference);
+    the end-to-end config is the paper's setting, and the ablations change that one."""
+    joint = 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint{}_12e_shapes.py'
+    branches = {}
+    for name in ('', '-end-to-end'):
+        cfg = Config.fromfile(osp.join(REPO, joint.format(name)))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            model = MODELS.build(without_downloads(cfg))
+        branches[name] = model.roi_head.bbox_head.contrastive_branch
+    assert branches[''].feature_grad_scale == 0.1 and branches[''].inference == 'fused'
+    end_to_end = branches['-end-to-end']
+    assert end_to_end.feature_grad_scale == 1.0 and end_to_end.inference == 'stock'
+    for path in glob.glob(osp.join(REPO, 'configs/clip_joint/ablations/faster-rcnn_*.py')):
+        assert "clip-joint-end-to-end_12e_shapes.py'" in open(path).read(), path

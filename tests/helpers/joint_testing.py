@@ -22,8 +22,11 @@ TINY_CLIP_CFG = dict(
     vision_cfg=dict(image_size=32, layers=1, width=64, patch_size=16),
     text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=1))
 
-JOINT_CONFIG = osp.join(REPO,
-                        'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py')
+# The paper's setting (end-to-end, stock inference): the tests of the branch's mechanics
+# and of stock inference build it; the built-in joint config's own defaults are tested in
+# tests/test_configs.py.
+JOINT_CONFIG = osp.join(
+    REPO, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py')
 
 
 def load_config(config_path):

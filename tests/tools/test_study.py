@@ -5,6 +5,7 @@ import os.path as osp
 import sys
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from joint_testing import BASELINE_CONFIG, REPO, TINY_RUN, run_tool
@@ -95,6 +96,8 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
         # Per-class AP (CocoMetric classwise) on the test split, for the figures.
         assert {f'{c}_precision' for c in row['classes']} <= set(row['test'])
         assert len(row['train_class_counts']) == 6 and row['minutes'] > 0
+        assert row['device'] == ('cuda: ' + torch.cuda.get_device_name()
+                                 if torch.cuda.is_available() else 'cpu')
     # The joint run is also evaluated with fused inference, on both splits; the stock not.
     joint = next(r for r in rows if r['variant'] == 'joint')
     stock = next(r for r in rows if r['variant'] == 'stock')

@@ -1,6 +1,6 @@
 # Ablation: CLIP initialisation from CLIP's 7-template prompt ensemble, averaged per
 # class (needs CLIP weights, as the clip-init ablation).
-_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'
+_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'
 
 model = dict(
     roi_head=dict(

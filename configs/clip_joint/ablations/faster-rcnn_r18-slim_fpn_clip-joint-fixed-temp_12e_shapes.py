@@ -1,5 +1,5 @@
 # Ablation: a fixed temperature (CLIP's 0.07), not learned.
-_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'
+_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'
 
 model = dict(roi_head=dict(
     bbox_head=dict(contrastive_branch=dict(text_bank=dict(temperature=dict(mode='fixed'))))))

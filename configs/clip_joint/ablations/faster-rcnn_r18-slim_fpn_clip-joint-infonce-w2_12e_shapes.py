@@ -1,5 +1,5 @@
 # Ablation: InfoNCE weight 2.0 instead of 1.0.
-_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'
+_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'
 
 model = dict(roi_head=dict(
     bbox_head=dict(contrastive_branch=dict(loss_contrastive=dict(loss_weight=2.0)))))

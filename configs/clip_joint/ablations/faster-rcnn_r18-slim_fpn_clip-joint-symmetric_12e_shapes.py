@@ -1,5 +1,5 @@
 # Ablation: symmetric InfoNCE (adds the text-to-region direction, as CLIP).
-_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'
+_base_ = '../faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'
 
 model = dict(roi_head=dict(
     bbox_head=dict(contrastive_branch=dict(loss_contrastive=dict(symmetric=True)))))
