@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -394,8 +395,9 @@ def markdown_table(rows: List[dict], split: str = 'test', metric: str = 'bbox_mA
 
 def short_names(names: List[str]) -> Dict[str, str]:
     """Legend labels: the ``_``-separated parts that all config names among ``names``
-    share at their start and their end left out (a ``+fused`` mark kept); plain variant
-    names (``stock``) and a lone config name are kept whole."""
+    share at their start and their end left out, and of an ablation of a joint config only
+    its change (``..._clip-joint-detached_12e_shapes`` -> ``detached``), a ``+fused`` mark
+    kept; plain variant names (``stock``) and other lone config names are kept whole."""
     configs = [name for name in names if '_' in name]
     bases = {name: name.split('+', 1) for name in configs}
     split = [bases[name][0].split('_') for name in configs]
@@ -409,8 +411,20 @@ def short_names(names: List[str]) -> Dict[str, str]:
     labels = {name: name for name in names}
     for name, parts in zip(configs, split):
         kept = '_'.join(parts[head:len(parts) - tail])
+        ablation = re.search(r'(?:^|_)clip-joint-([^_]+)', kept)
+        kept = ablation.group(1) if ablation else kept
         labels[name] = kept + ''.join(f'+{mark}' for mark in bases[name][1:])
     return labels
+
+
+def variant_colours(labels: List[str]) -> Dict[str, tuple]:
+    """One colour per legend label for every panel of both figures (stock, joint and
+    joint+fused first, then the others alphabetically), so that a variant keeps its
+    colour from one family's panel to the next."""
+    import matplotlib.pyplot as plt
+    first = ['stock', 'joint', 'joint+fused']
+    ordered = [x for x in first if x in labels] + sorted(set(labels) - set(first))
+    return {label: plt.cm.tab10(i % 10) for i, label in enumerate(ordered)}
 
 
 def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None) -> List[str]:
@@ -420,17 +434,23 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
     written = []
     families = sorted({r['family'] for r in rows})
     test = cells(rows)
+    family_labels = {family: short_names(sorted({r['variant'] for r in with_fused(rows)
+                                                 if r['family'] == family}))
+                     for family in families}
+    colours = variant_colours([label for labels in family_labels.values()
+                               for label in labels.values()])
     fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 5.0),
                              squeeze=False)
     for ax, family in zip(axes[0], families):
         lines = sorted({(k[1], k[2], k[4]) for k in test if k[0] == family})
-        labels = short_names(sorted({line[0] for line in lines}))
+        labels = family_labels[family]
         for variant, config, imbalance in lines:
             points = sorted((k[3], np.mean(v), np.std(v, ddof=1) if len(v) > 1 else 0.0)
                             for k, v in test.items()
                             if k[:3] == (family, variant, config) and k[4] == imbalance)
             noise, mean, std = zip(*points)
             ax.errorbar(noise, mean, yerr=std, marker='o', capsize=3,
+                        color=colours[labels[variant]],
                         label=f'{labels[variant]} (imbalance {imbalance:g})')
         ax.set_title(family)
         ax.set_xlabel('label noise rate (training split)')
@@ -457,13 +477,13 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
         variants = sorted({r['variant'] for r in chosen if r['family'] == family},
                           key=lambda v: (v != 'stock', v))
         width = 0.8 / max(len(variants), 1)
-        labels = short_names(variants)
+        labels = family_labels[family]
         for i, variant in enumerate(variants):
             per_seed = np.array([[r['test'].get(f'{classes[c]}_precision', np.nan)
                                   for c in order] for r in chosen
                                  if r['family'] == family and r['variant'] == variant])
             ax.bar(np.arange(len(order)) + i * width, per_seed.mean(0), width,
-                   color=plt.cm.tab20(i % 20),
+                   color=colours[labels[variant]],
                    yerr=per_seed.std(0, ddof=1) if len(per_seed) > 1 else None, capsize=2,
                    label=f'{labels[variant]} (n={len(per_seed)})')
         ax.set_xticks(np.arange(len(order)) + 0.4 - width / 2)

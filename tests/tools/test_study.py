@@ -159,10 +159,17 @@ def test_legend_labels_leave_out_what_the_config_names_share():
     labels = study.short_names(['stock', 'joint+fused', 'a_r18_fpn_12e_shapes',
                                 'a_r18_fpn_clip-joint-detached_12e_shapes+fused'])
     assert labels['stock'] == 'stock' and labels['joint+fused'] == 'joint+fused'
-    assert labels['a_r18_fpn_clip-joint-detached_12e_shapes+fused'] == \
-        'clip-joint-detached_12e+fused'
+    assert labels['a_r18_fpn_clip-joint-detached_12e_shapes+fused'] == 'detached+fused'
     assert labels['a_r18_fpn_12e_shapes'] == '12e'
     assert study.short_names(['stock', 'x_y_z']) == {'stock': 'stock', 'x_y_z': 'x_y_z'}
+    # An ablation alone in its panel (beside stock and joint) is named by its change.
+    assert study.short_names(['stock', 'joint', 'y_tiny_clip-joint-grad-scale-0.1_12e_s',
+                              'y_tiny_clip-joint-grad-scale-0.1_12e_s+fused'])[
+        'y_tiny_clip-joint-grad-scale-0.1_12e_s+fused'] == 'grad-scale-0.1+fused'
+    # A variant keeps its colour across panels; stock, joint, joint+fused come first.
+    colours = study.variant_colours(['grad-scale-0.1', 'joint', 'stock', 'joint+fused'])
+    assert list(colours) == ['stock', 'joint', 'joint+fused', 'grad-scale-0.1']
+    assert len(set(colours.values())) == 4
 
 
 def test_report_gives_mean_and_std_over_seeds():
