@@ -420,11 +420,13 @@ def short_names(names: List[str]) -> Dict[str, str]:
 def variant_colours(labels: List[str]) -> Dict[str, tuple]:
     """One colour per legend label for every panel of both figures (stock, joint and
     joint+fused first, then the others alphabetically), so that a variant keeps its
-    colour from one family's panel to the next."""
+    colour from one family's panel to the next; distinct for up to 20 labels (an
+    options comparison has 13)."""
     import matplotlib.pyplot as plt
     first = ['stock', 'joint', 'joint+fused']
     ordered = [x for x in first if x in labels] + sorted(set(labels) - set(first))
-    return {label: plt.cm.tab10(i % 10) for i, label in enumerate(ordered)}
+    cmap, n = (plt.cm.tab10, 10) if len(ordered) <= 10 else (plt.cm.tab20, 20)
+    return {label: cmap(i % n) for i, label in enumerate(ordered)}
 
 
 def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None) -> List[str]:
@@ -434,7 +436,8 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
     written = []
     families = sorted({r['family'] for r in rows})
     test = cells(rows)
-    family_labels = {family: short_names(sorted({r['variant'] for r in with_fused(rows)
+    expanded = with_fused(rows)
+    family_labels = {family: short_names(sorted({r['variant'] for r in expanded
                                                  if r['family'] == family}))
                      for family in families}
     colours = variant_colours([label for labels in family_labels.values()
@@ -463,7 +466,7 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
     plt.close(fig)
     written.append(path)
 
-    rows = with_fused(rows)
+    rows = expanded
     noises = sorted({r['noise'] for r in rows})
     noise = per_class_noise if per_class_noise in noises else noises[len(noises) // 2]
     chosen = [r for r in rows if r['noise'] == noise]

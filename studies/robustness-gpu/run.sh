@@ -43,9 +43,11 @@ while kill -0 $study 2>/dev/null && (( SECONDS - start < seconds )); do sleep 5;
 if kill -0 $study 2>/dev/null; then
     echo "run.sh: ${seconds}s passed; stopping the study (finished runs are saved)"
     kill -- -$study; sleep 2
+    wait $study
+    # A finished study wrote its table and figures itself; a stopped one, here.
+    "$PY" tools/study.py "$@" --report-only
 fi
 wait $study
-"$PY" tools/study.py "$@" --report-only
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null || true
 if [[ -n "${OUT:-}" ]]; then
     out=$("$PY" -c "import sys; a=sys.argv; print(a[a.index('--out')+1])" "$@" --out \

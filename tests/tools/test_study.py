@@ -170,6 +170,8 @@ def test_legend_labels_leave_out_what_the_config_names_share():
     colours = study.variant_colours(['grad-scale-0.1', 'joint', 'stock', 'joint+fused'])
     assert list(colours) == ['stock', 'joint', 'joint+fused', 'grad-scale-0.1']
     assert len(set(colours.values())) == 4
+    many = study.variant_colours([f'option-{i}' for i in range(13)])
+    assert len(set(many.values())) == 13
 
 
 def test_report_gives_mean_and_std_over_seeds():
