@@ -1,7 +1,7 @@
 """CLIP-Joint-Detect for MMDetection 3.x.
 
 Importing this package registers its modules in MMDetection's registries and makes
-mmengine load local training checkpoints under torch >= 2.6 (see
+mmengine load local checkpoints safely and write them atomically (see
 :mod:`mmclipjoint.utils.checkpoint`). Configs do it with
 ``custom_imports = dict(imports=['mmclipjoint'], allow_failed_imports=False)``.
 """

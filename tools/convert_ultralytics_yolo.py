@@ -7,11 +7,13 @@ The output loads into configs/yolo11/yolo11_<scale>_*.py (stock) or the joint
 configs/clip_joint/yolo11_<scale>_clip-joint_*.py (the branch starts fresh) with
 ``load_from``; its ``meta.dataset_meta.classes`` are the checkpoint's class names. The
 scale is detected from the weights (or checked against ``--scale``). A ``.pt`` saved by
-Ultralytics needs ``ultralytics`` installed to unpickle; a plain state_dict does not
-(give ``--classes`` unless it has COCO's 80).
+Ultralytics is a pickled model: it is converted only with ``--trust-checkpoint`` (loading
+it runs the code it names) and needs ``ultralytics`` installed; a plain state_dict needs
+neither (give ``--classes`` unless it has COCO's 80).
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -27,6 +29,9 @@ def parse_args():
                         help='expected scale (default: detected from the weights)')
     parser.add_argument('--classes', nargs='+',
                         help='class names in label order, or one file with a name per line')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle SRC fully (an Ultralytics .pt is a pickled model): only '
+                             'for a file from a source you trust')
     return parser.parse_args()
 
 
@@ -37,8 +42,9 @@ def main():
         with open(classes[0]) as f:
             classes = [line.strip() for line in f if line.strip()]
     try:
-        meta = convert_ultralytics_checkpoint(args.src, args.dst, args.scale, classes)
-    except (ValueError, RuntimeError, FileNotFoundError) as error:
+        meta = convert_ultralytics_checkpoint(args.src, args.dst, args.scale, classes,
+                                              trusted=args.trust_checkpoint)
+    except (ValueError, RuntimeError, FileNotFoundError, pickle.UnpicklingError) as error:
         sys.exit(f'convert_ultralytics_yolo: {error}')
     print(f"{args.dst}: YOLO11{meta['yolo11_scale']}, "
           f"{len(meta['dataset_meta']['classes'])} classes")

@@ -15,6 +15,7 @@ refused; so is a checkpoint with nothing to strip.
 import argparse
 import os
 import os.path as osp
+import pickle
 import sys
 
 import torch
@@ -22,6 +23,7 @@ from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
+from mmclipjoint.utils import CheckpointDamagedError, load_checkpoint_file  # noqa: E402
 from mmclipjoint.utils.export import stock_config, strip_checkpoint  # noqa: E402
 
 
@@ -31,6 +33,9 @@ def main():
     parser.add_argument('config', help='the joint config')
     parser.add_argument('checkpoint', help='a checkpoint of it (written by tools/train.py)')
     parser.add_argument('--out-dir', default='exported', help='where to write both files')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load CHECKPOINT fully even if it holds types that checkpoints '
+                             'of this stack never hold: only for a file you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides of the joint config, as in tools/train.py')
     args = parser.parse_args()
@@ -40,9 +45,11 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     try:
         stock_cfg = stock_config(cfg, args.config)
-        checkpoint = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
+        checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu',
+                                          trusted=args.trust_checkpoint)
         stripped = strip_checkpoint(checkpoint, args.checkpoint)
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, FileNotFoundError, pickle.UnpicklingError,
+            CheckpointDamagedError) as error:
         sys.exit(f'export_stock_model: {error}')
     os.makedirs(args.out_dir, exist_ok=True)
     config_out = osp.join(args.out_dir, osp.splitext(osp.basename(args.config))[0] + '_stock.py')

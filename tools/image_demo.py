@@ -11,12 +11,14 @@ demo/image_demo.py is not shipped in its wheel; this is the same command line.
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 
 from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
+from mmclipjoint.utils.checkpoint import CheckpointDamagedError  # noqa: E402
 from mmclipjoint.utils.inference import build_inferencer  # noqa: E402
 
 
@@ -30,6 +32,9 @@ def main():
     parser.add_argument('--device', default=None, help='e.g. cpu, cuda:0 (default: auto)')
     parser.add_argument('--pred-score-thr', type=float, default=0.3,
                         help='draw predictions scoring at least this')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load the checkpoint fully even if it holds types that '
+                             'checkpoints of this stack never hold: only for a file you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='config overrides, e.g. model.bbox_head.contrastive_branch.'
                              'inference=fused')
@@ -38,8 +43,10 @@ def main():
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     try:
-        inferencer = build_inferencer(cfg, args.weights, args.device)
-    except ValueError as error:
+        inferencer = build_inferencer(cfg, args.weights, args.device,
+                                      trust_checkpoint=args.trust_checkpoint)
+    except (ValueError, FileNotFoundError, pickle.UnpicklingError,
+            CheckpointDamagedError) as error:
         sys.exit(f'image_demo: {error}')
     inferencer(args.inputs, out_dir=args.out_dir, pred_score_thr=args.pred_score_thr,
                no_save_pred=False)

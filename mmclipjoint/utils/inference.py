@@ -21,17 +21,23 @@ def config_class_names(cfg: Config) -> Optional[Sequence[str]]:
     return None
 
 
-def build_inferencer(cfg: Config, weights: str, device: Optional[str] = None):
+def build_inferencer(cfg: Config, weights: str, device: Optional[str] = None,
+                     trust_checkpoint: bool = False):
     """A ``DetInferencer`` whose labels are the model's classes.
 
     The classes come from the checkpoint's ``meta.dataset_meta`` (what the Runner
     saves); a checkpoint without it takes the config's (test dataset metainfo, else the
     text bank's class names) instead of DetInferencer's silent fall-back to COCO's 80.
-    A class count that differs from the model's is an error.
+    A class count that differs from the model's is an error. The checkpoint is loaded
+    without running code from it (:func:`~mmclipjoint.utils.checkpoint.load_checkpoint_file`)
+    unless ``trust_checkpoint`` says the user trusts the file.
     """
     from mmdet.apis import DetInferencer
-    checkpoint = torch.load(weights, map_location='cpu', weights_only=False)
-    meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
+    from . import checkpoint
+    if trust_checkpoint:  # DetInferencer loads the file again, through mmengine's loader
+        checkpoint.trust_checkpoint(weights)
+    content = checkpoint.load_checkpoint_file(weights, map_location='cpu')
+    meta = content.get('meta', {}) if isinstance(content, dict) else {}
     classes = tuple(meta.get('dataset_meta', {}).get('classes') or ())
     source = f'{weights} (meta.dataset_meta)'
     if not classes:

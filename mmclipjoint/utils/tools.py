@@ -1,9 +1,10 @@
 """Shared plumbing of ``tools/train.py`` and ``tools/test.py``.
 
 Both are MMDetection's own tools (shipped inside the mmdet package under
-``.mim/tools``), run after two things only this project needs: importing
-``mmclipjoint`` (registries, checkpoint loading) and generating the built-in
-dataset when the config asks for one.
+``.mim/tools``), run after what only this project needs: importing ``mmclipjoint``
+(registries, checkpoint loading), generating the built-in dataset when the config asks
+for one, and, before training, checking the training annotations
+(:mod:`mmclipjoint.datasets.checks`).
 """
 import argparse
 import os.path as osp
@@ -16,6 +17,7 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
 from ..datasets import prepare_builtin_dataset
+from ..datasets.checks import AnnotationError, check_training_annotations
 
 
 def mmdet_tool_path(name: str) -> str:
@@ -75,7 +77,13 @@ def run_mmdet_tool(name: str, argv: Optional[List[str]] = None) -> None:
             f'--baseline STOCK_CONFIG --joint JOINT_CONFIG, which measures both models in '
             f'alternating rounds of the same run.')
     if argv and argv[0].endswith('.py'):  # a config (analyze_logs takes a command)
-        prepare_builtin_dataset(load_cli_config(argv))
+        cfg = load_cli_config(argv)
+        prepare_builtin_dataset(cfg)
+        if name == 'train.py':
+            try:
+                check_training_annotations(cfg)
+            except AnnotationError as error:
+                raise SystemExit(f'{name}: {error}') from None
     argv = list(argv) + _cpu_distributed_options(argv)
     path = mmdet_tool_path(name)
     sys.argv = [path] + argv

@@ -85,14 +85,23 @@ def match_yolo11_scale(converted: Dict[str, Tensor], scale: Optional[str] = None
                      f'another architecture (YOLOv8, YOLO11 with another task head...)')
 
 
-def load_ultralytics_checkpoint(path: str) -> Tuple[Dict[str, Tensor], Optional[List[str]]]:
+def load_ultralytics_checkpoint(path: str, trusted: bool = False
+                                ) -> Tuple[Dict[str, Tensor], Optional[List[str]]]:
     """The weights (EMA if saved, as Ultralytics evaluates them) and class names of an
     Ultralytics checkpoint: a ``.pt`` of Ultralytics (``{'model': DetectionModel, 'ema':
-    ...}``, which needs ``ultralytics`` installed to unpickle), or a plain state_dict
-    (``model.<i>.`` keys; no class names)."""
-    import torch
+    ...}``: a pickled model, unpickled only when ``trusted``, and with ``ultralytics``
+    installed), or a plain state_dict (``model.<i>.`` keys; no class names), which is
+    loaded without running code and needs no trust."""
+    from .checkpoint import CheckpointRefusedError, load_checkpoint_file
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+        checkpoint = load_checkpoint_file(path, map_location='cpu', trusted=trusted)
+    except CheckpointRefusedError as error:
+        raise CheckpointRefusedError(
+            f'{error}. An Ultralytics .pt file is a pickled model: converting it runs the '
+            f'code it names, so it is converted only with --trust-checkpoint (use it for '
+            f'files from Ultralytics or another source you trust), or save '
+            f'model.state_dict() with Ultralytics and convert that file with --classes, which '
+            f'needs no trust') from None
     except ModuleNotFoundError as error:
         raise RuntimeError(
             f'{path}: unpickling this Ultralytics checkpoint needs the module {error.name!r}; '
@@ -113,13 +122,15 @@ def load_ultralytics_checkpoint(path: str) -> Tuple[Dict[str, Tensor], Optional[
 
 
 def convert_ultralytics_checkpoint(src: str, dst: str, scale: Optional[str] = None,
-                                   classes: Optional[Sequence[str]] = None) -> dict:
+                                   classes: Optional[Sequence[str]] = None,
+                                   trusted: bool = False) -> dict:
     """Write an MMDetection checkpoint of :class:`YOLO11Head` detectors from an
-    Ultralytics YOLO11 checkpoint; returns its ``meta``."""
+    Ultralytics YOLO11 checkpoint (``trusted``: the user trusts ``src``, see
+    :func:`load_ultralytics_checkpoint`); returns its ``meta``."""
     import torch
 
     from mmdet.evaluation import get_classes
-    state_dict, names = load_ultralytics_checkpoint(src)
+    state_dict, names = load_ultralytics_checkpoint(src, trusted)
     try:
         converted = convert_yolo11_state_dict(state_dict)
     except ValueError as error:

@@ -1,7 +1,8 @@
 """tools/convert_ultralytics_yolo.py: an Ultralytics YOLO11 checkpoint (EMA weights,
 class names) becomes an MMDetection checkpoint that the stock and the joint YOLO11
 configs load, predicting what Ultralytics predicts; a checkpoint of another scale or
-architecture, or without class names, is refused with the fix."""
+architecture, or without class names, is refused with the fix. A ``.pt`` (a pickled
+model) is converted only with --trust-checkpoint; a plain state_dict needs no trust."""
 import copy
 import os
 import os.path as osp
@@ -43,12 +44,23 @@ def checkpoints(tmp_path_factory):
     return root, paths, model, ema
 
 
+def test_a_pickled_model_needs_explicit_trust(checkpoints):
+    root, paths, _, _ = checkpoints
+    out = str(root / 'untrusted.pth')
+    code, log = run_tool('convert_ultralytics_yolo.py', paths['pt'], out, cwd=str(root),
+                         check=False)
+    assert code != 0 and not osp.exists(out)
+    assert f"{paths['pt']}: refused to load: it holds ultralytics.nn.tasks.DetectionModel" in log
+    assert 'converted only with --trust-checkpoint' in log and 'Traceback' not in log
+
+
 def test_converted_checkpoint_loads_and_predicts_as_ultralytics(checkpoints):
     root, paths, _, ema = checkpoints
     out = str(root / 'converted.pth')
-    log = run_tool('convert_ultralytics_yolo.py', paths['pt'], out, cwd=str(root))
+    log = run_tool('convert_ultralytics_yolo.py', paths['pt'], out, '--trust-checkpoint',
+                   cwd=str(root))
     assert 'YOLO11n, 6 classes' in log
-    checkpoint = torch.load(out, weights_only=False)
+    checkpoint = torch.load(out, weights_only=True)  # the output holds plain types only
     assert checkpoint['meta']['dataset_meta']['classes'] == tuple(SHAPES)
     detector = build_detector(YOLO11_BASELINE).eval()
     incompatible = detector.load_state_dict(checkpoint['state_dict'], strict=True)
@@ -79,7 +91,7 @@ def test_a_plain_state_dict_needs_class_names(checkpoints):
     names.write_text('\n'.join(SHAPES) + '\n')
     run_tool('convert_ultralytics_yolo.py', paths['state_dict'], out, '--classes', str(names),
              cwd=str(root))
-    converted = torch.load(out, weights_only=False)
+    converted = torch.load(out, weights_only=True)
     assert converted['meta']['dataset_meta']['classes'] == tuple(SHAPES)
     torch.testing.assert_close(converted['state_dict']['bbox_head.cls_branches.0.2.weight'],
                                model.state_dict()['model.23.cv3.0.2.weight'])
@@ -88,8 +100,8 @@ def test_a_plain_state_dict_needs_class_names(checkpoints):
 def test_another_scale_or_architecture_is_refused(checkpoints):
     root, paths, _, _ = checkpoints
     code, log = run_tool('convert_ultralytics_yolo.py', paths['pt'], str(root / 'x.pth'),
-                         '--scale', 's', cwd=str(root), check=False)
+                         '--scale', 's', '--trust-checkpoint', cwd=str(root), check=False)
     assert code != 0 and 'is not a YOLO11s detector' in log and 'of another shape' in log
     code, log = run_tool('convert_ultralytics_yolo.py', paths['yolov8'], str(root / 'y.pth'),
-                         cwd=str(root), check=False)
+                         '--trust-checkpoint', cwd=str(root), check=False)
     assert code != 0 and 'YOLO11' in log and 'another architecture' in log

@@ -48,7 +48,7 @@ def test_classes_come_from_the_config_when_the_checkpoint_has_none(joint_checkpo
         assert inferencer.model.dataset_meta['classes'] == CLASSES
     # A checkpoint of other classes than the model's is refused, naming both counts.
     other = str(osp.join(osp.dirname(with_meta), 'other.pth'))
-    checkpoint = torch.load(with_meta, weights_only=False)
+    checkpoint = torch.load(with_meta, weights_only=True)
     checkpoint['meta']['dataset_meta']['classes'] = ('a', 'b')
     torch.save(checkpoint, other)
     with pytest.raises(ValueError, match='names 2 classes but the model predicts 6'):

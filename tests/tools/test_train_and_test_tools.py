@@ -11,7 +11,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from joint_testing import BASELINE_CONFIG, ITERS_PER_EPOCH, TINY_RUN, run_tool, scalars
-from mmclipjoint.utils import load_local_training_checkpoint
+from mmclipjoint.utils import load_local_checkpoint
 
 
 def train_args(work_dir, max_epochs, *extra):
@@ -85,14 +85,15 @@ def test_load_from_a_saved_checkpoint_starts_a_new_run(trained, tmp_path):
     assert [r['iter'] for r in scalars(str(tmp_path)) if 'loss' in r][0] == 1
 
 
-def test_checkpoints_need_the_scoped_loader(trained):
+def test_checkpoints_load_through_the_safe_local_loader(trained):
     ckpt = osp.join(trained['work_dir'], 'epoch_1.pth')
     # torch >= 2.6 refuses mmengine's checkpoints by default...
     with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer|weights_only'):
         torch.load(ckpt)
-    # ...so importing mmclipjoint registers a loader for local paths only.
-    assert CheckpointLoader._schemes[''] is load_local_training_checkpoint
-    assert CheckpointLoader._schemes['http://'] is not load_local_training_checkpoint
+    # ...so importing mmclipjoint registers a loader for local paths that allows exactly
+    # the types they hold (tests/utils/test_checkpoint.py: what else is refused).
+    assert CheckpointLoader._schemes[''] is load_local_checkpoint
+    assert CheckpointLoader._schemes['http://'] is not load_local_checkpoint
     checkpoint = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
     assert checkpoint['meta']['iter'] == ITERS_PER_EPOCH
     assert 'message_hub' in checkpoint and 'optimizer' in checkpoint

@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from joint_testing import JOINT_CONFIG, REPO, TINY_RUN, run_tool
 from mmclipjoint.engine.hooks import text_banks
+from mmclipjoint.utils import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import visualize_text_bank  # noqa: E402
@@ -24,7 +25,7 @@ def test_initial_bank_is_what_training_started_from_and_learned_is_the_checkpoin
     checkpoint = str(work / 'epoch_1.pth')
     cfg = Config.fromfile(JOINT_CONFIG)
     initial = text_banks(visualize_text_bank.build(cfg))[BANK]
-    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    saved = load_checkpoint_file(checkpoint, map_location='cpu')['state_dict']
     torch.testing.assert_close(initial.embeddings.data, saved[f'{BANK}.embeddings'])
     torch.testing.assert_close(initial.background_embedding.data,
                                saved[f'{BANK}.background_embedding'])

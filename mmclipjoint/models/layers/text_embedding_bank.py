@@ -148,8 +148,12 @@ def load_embedding_file(path: str, expected: dict) -> torch.Tensor:
             f'text_bank.embedding_file')
     if path.endswith('.npy'):
         return load_npy_embeddings(path, expected['class_names'], expected['embed_dims'])
+    from ...utils.checkpoint import CheckpointRefusedError, load_checkpoint_file
     try:
-        content = torch.load(path, map_location='cpu', weights_only=True)
+        # Tensors and plain types only: a file holding anything else is refused unrun.
+        content = load_checkpoint_file(path, map_location='cpu')
+    except CheckpointRefusedError:
+        raise
     except Exception as error:  # truncated, corrupt, or not written by this project
         raise ValueError(
             f'TextEmbeddingBank: embedding file {path} cannot be read ({type(error).__name__}: '
