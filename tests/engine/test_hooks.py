@@ -6,29 +6,16 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from joint_testing import (BASELINE_CONFIG, ITERS_PER_EPOCH, JOINT_CONFIG, TINY_RUN, YOLOX_JOINT,
-                           run_tool, scalars, write_config)
+from joint_testing import (BASELINE_CONFIG, ITERS_PER_EPOCH, JOINT_CONFIG, YOLOX_JOINT,
+                           assert_same_losses, build_runner, losses_by_iter, run_tool, scalars,
+                           train, write_config)
 from mmclipjoint.datasets import SHAPES_CLASSES
 from mmclipjoint.models.layers.text_embedding_bank import (embedding_file_metadata,
                                                            save_embedding_file)
 
-DETERMINISTIC = TINY_RUN + ['randomness.deterministic=True', 'log_processor.window_size=1']
 BANK = 'roi_head.bbox_head.contrastive_branch.text_bank.'
-
-
-def train(cwd, config, work_dir, max_epochs, *extra, options=(), check=True, **kwargs):
-    return run_tool('train.py', config, '--work-dir', str(work_dir), *extra, '--cfg-options',
-                    *DETERMINISTIC, *options, f'train_cfg.max_epochs={max_epochs}',
-                    f'train_cfg.val_interval={max_epochs + 1}', cwd=cwd, check=check, **kwargs)
-
-
-def losses_by_iter(work_dir):
-    return {r['iter']: {k: v for k, v in r.items() if k.startswith('loss')}
-            for r in scalars(str(work_dir)) if 'loss' in r}
 
 
 def state(path):
@@ -49,12 +36,7 @@ def test_resume_gives_the_losses_of_a_run_that_never_stopped(cwd, tmp_path):
 
     expected, resumed = losses_by_iter(straight), losses_by_iter(stopped)
     later = range(ITERS_PER_EPOCH + 1, 2 * ITERS_PER_EPOCH + 1)
-    assert set(resumed) == set(later)
-    for it in later:
-        assert resumed[it].keys() == expected[it].keys()
-        for key in expected[it]:
-            assert resumed[it][key] == pytest.approx(expected[it][key], rel=1e-5, abs=1e-6), \
-                (it, key)
+    assert_same_losses(expected, resumed, later)
     # Text embeddings, temperatures and the optimizer's momentum end identical.
     a, b = state(straight / 'epoch_2.pth'), state(stopped / 'epoch_2.pth')
     for key in ('embeddings', 'log_logit_scale', 'background_embedding'):
@@ -114,21 +96,6 @@ def test_non_finite_loss_stops_with_term_and_iteration_and_keeps_checkpoints(cwd
     assert good['meta']['iter'] == ITERS_PER_EPOCH
     assert all(torch.isfinite(v).all() for v in good['state_dict'].values()
                if v.is_floating_point())
-
-
-def build_runner(cwd, tmp_path, monkeypatch, config=JOINT_CONFIG, **changes):
-    monkeypatch.chdir(cwd)
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(dict(
-        (option.split('=', 1)[0], eval(option.split('=', 1)[1], {}, {}))
-        for option in DETERMINISTIC))
-    cfg.merge_from_dict(changes)
-    cfg.work_dir = str(tmp_path / 'work')
-    # mmengine keeps one visualizer per name in a process: give each runner its own.
-    cfg.visualizer.name = f'visualizer_{tmp_path.name}'
-    from mmclipjoint.datasets import prepare_builtin_dataset
-    prepare_builtin_dataset(cfg, logger=lambda *_: None)
-    return Runner.from_cfg(cfg)
 
 
 @pytest.mark.parametrize('names, problem', [

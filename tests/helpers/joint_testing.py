@@ -6,6 +6,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 import mmclipjoint  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -102,6 +104,32 @@ def run_tool(tool, *args, cwd, check=True, env=None, launcher=None):
     return output if check else (proc.returncode, output)
 
 
+# Bit-for-bit repeatable runs: what the resume tests compare.
+DETERMINISTIC = TINY_RUN + ['randomness.deterministic=True', 'log_processor.window_size=1']
+
+
+def train(cwd, config, work_dir, max_epochs, *extra, options=(), check=True, **kwargs):
+    """tools/train.py on the tiny data, deterministic, no validation before the end."""
+    return run_tool('train.py', config, '--work-dir', str(work_dir), *extra, '--cfg-options',
+                    *DETERMINISTIC, *options, f'train_cfg.max_epochs={max_epochs}',
+                    f'train_cfg.val_interval={max_epochs + 1}', cwd=cwd, check=check, **kwargs)
+
+
+def losses_by_iter(work_dir):
+    """{iteration: {loss term: value}} of the newest run in work_dir."""
+    return {r['iter']: {k: v for k, v in r.items() if k.startswith('loss')}
+            for r in scalars(str(work_dir)) if 'loss' in r}
+
+
+def assert_same_losses(expected, resumed, iterations):
+    assert set(resumed) == set(iterations), sorted(resumed)
+    for it in iterations:
+        assert resumed[it].keys() == expected[it].keys()
+        for key in expected[it]:
+            assert resumed[it][key] == pytest.approx(expected[it][key], rel=1e-5, abs=1e-6), \
+                (it, key)
+
+
 def scalars(work_dir):
     """Log records of the newest run in work_dir (LoggerHook's json log: under vis_data/
     for training, beside the text log for testing)."""
@@ -118,6 +146,25 @@ def write_config(path, base, **fields):
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return str(path)
+
+
+def build_runner(cwd, tmp_path, monkeypatch, config=JOINT_CONFIG, **changes):
+    """An in-process Runner of ``config`` on the tiny data (generated in ``cwd``),
+    deterministic, its work dir in ``tmp_path``."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    monkeypatch.chdir(cwd)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(
+        (option.split('=', 1)[0], eval(option.split('=', 1)[1], {}, {}))
+        for option in DETERMINISTIC))
+    cfg.merge_from_dict(changes)
+    cfg.work_dir = str(tmp_path / 'work')
+    # mmengine keeps one visualizer per name in a process: give each runner its own.
+    cfg.visualizer.name = f'visualizer_{tmp_path.name}'
+    from mmclipjoint.datasets import prepare_builtin_dataset
+    prepare_builtin_dataset(cfg, logger=lambda *_: None)
+    return Runner.from_cfg(cfg)
 
 
 # ---- tiny heads on constructed features ----------------------------------------------
