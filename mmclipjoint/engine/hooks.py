@@ -6,8 +6,8 @@ from typing import Dict, Optional
 
 import numpy as np
 import torch
-from mmengine.dist import all_reduce, get_rank, get_world_size
-from mmengine.hooks import Hook
+from mmengine.dist import all_gather_object, all_reduce, get_rank, get_world_size
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -147,17 +147,26 @@ class LossGuardHook(Hook):
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Save the random number generators' state in checkpoints and restore it on resume.
+    """Save every process's random number generators in checkpoints; restore them on
+    resume.
 
     mmengine re-seeds on resume, so a resumed run draws different augmentations and
     RoI samples than a run that never stopped. With this hook (and
     ``randomness=dict(seed=..., deterministic=True)``, data loading in the main process),
-    the losses after a resume are those of the uninterrupted run. The state is the one
-    of the process that writes checkpoints (rank 0); other ranks are re-seeded by
-    mmengine as usual. Nothing is restored on ``load_from``, only on resume.
+    the losses after a resume are those of the uninterrupted run, on every process.
+
+    Only rank 0 writes checkpoints (``Runner.save_checkpoint`` is master-only), so when a
+    checkpoint is due the ranks' states are gathered to it first, at the end of the
+    epoch (or iteration) that ``CheckpointHook`` saves, and stored under
+    ``meta.rng_state[rank]``; on resume each rank restores its own. A checkpoint written
+    elsewhere (``save_best``) holds rank 0's state only. Nothing is restored on
+    ``load_from``, only on resume.
     """
 
-    priority = 'NORMAL'
+    priority = 'NORMAL'  # before CheckpointHook ('VERY_LOW') in the same stage
+
+    def __init__(self):
+        self._gathered: Optional[tuple] = None  # (iteration, {rank: state})
 
     @staticmethod
     def _state() -> dict:
@@ -167,8 +176,36 @@ class RandomStateHook(Hook):
             state['cuda'] = torch.cuda.get_rng_state_all()
         return state
 
+    @staticmethod
+    def _checkpoint_hook(runner):
+        return next((hook for hook in runner.hooks if isinstance(hook, CheckpointHook)), None)
+
+    def _gather(self, runner) -> None:
+        if get_world_size() > 1:
+            states = all_gather_object(self._state())
+            self._gathered = (runner.iter, dict(enumerate(states)))
+
+    def after_train_epoch(self, runner) -> None:
+        hook = self._checkpoint_hook(runner)
+        if hook is not None and hook.by_epoch and (
+                self.every_n_epochs(runner, hook.interval, hook.save_begin)
+                or (hook.save_last and self.is_last_train_epoch(runner))):
+            self._gather(runner)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        hook = self._checkpoint_hook(runner)
+        if hook is not None and not hook.by_epoch and (
+                self.every_n_train_iters(runner, hook.interval, hook.save_begin)
+                or (hook.save_last and self.is_last_train_iter(runner))):
+            self._gather(runner)
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})['rng_state'] = {get_rank(): self._state()}
+        if self._gathered is not None and self._gathered[0] == runner.iter:
+            states = self._gathered[1]
+        else:
+            states = {get_rank(): self._state()}
+        checkpoint.setdefault('meta', {})['rng_state'] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not runner._resume:
@@ -176,6 +213,11 @@ class RandomStateHook(Hook):
         states: Dict[int, dict] = checkpoint.get('meta', {}).get('rng_state', {})
         state = states.get(get_rank())
         if state is None:
+            if states:
+                runner.logger.warning(
+                    f'RandomStateHook: the checkpoint holds the random state of rank(s) '
+                    f'{sorted(states)}, not of rank {get_rank()}; this rank draws anew '
+                    f'after the resume')
             return
         random.setstate(state['python'])
         np.random.set_state(state['numpy'])
