@@ -34,13 +34,16 @@ validation split in ``<out>/summary.md``, a column per noise rate) and writes
 frequent in training).
 """
 import argparse
+import ctypes
 import hashlib
 import json
 import os
 import os.path as osp
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
@@ -268,6 +271,18 @@ def prepare(run: dict, out: str) -> Tuple[str, str, str]:
     return run_dir, data_root, config
 
 
+# Resolved here, not in the child: between fork and exec only a C call is made.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith('linux') else None
+
+
+def die_with_parent() -> None:
+    """In a run's process, before it starts: ask Linux to kill it when the study dies.
+    A study killed outright (SIGKILL, a lost session) would otherwise leave its training
+    running on, writing into the run folder that the next study redoes."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def execute(run: dict, out: str, threads: Optional[int] = None,
             prepared: Optional[Tuple[str, str, str]] = None) -> dict:
     """Train and test one run in their own processes; the row of the results table."""
@@ -290,7 +305,7 @@ def execute(run: dict, out: str, threads: Optional[int] = None,
         with open(osp.join(run_dir, f'{name}.log'), 'w') as log:
             proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args,
                                    *options], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                  env=env)
+                                  env=env, preexec_fn=die_with_parent)
         if proc.returncode:
             raise RuntimeError(f"{tool} failed for run {run['id']}; see "
                                f'{osp.join(run_dir, name)}.log')
@@ -306,7 +321,22 @@ def execute(run: dict, out: str, threads: Optional[int] = None,
 
 
 def load_results(path: str) -> List[dict]:
-    return json.load(open(path)) if osp.isfile(path) else []
+    """The rows of a results file (none when it does not exist yet); a file that is not a
+    list of rows is an error naming it, never overwritten."""
+    if not osp.isfile(path):
+        return []
+    try:
+        with open(path) as f:
+            rows = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SystemExit(
+            f'study: {path} is not valid JSON ({error}); it was left as it is. Fix: restore it '
+            f'(git checkout -- {path}, or a copy), or move it away to start the study '
+            f'afresh') from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and 'id' in r for r in rows):
+        raise SystemExit(f'study: {path} is not a list of result rows (each a dict with an '
+                         f'"id"); it was left as it is. Fix: restore it, or move it away')
+    return rows
 
 
 def reused_row(run: dict, others: List[str]) -> Optional[dict]:
@@ -324,10 +354,20 @@ def save_results(path: str, rows: List[dict]) -> List[dict]:
     sharing a folder lose nothing); returns what was written."""
     ids = {row['id'] for row in rows}
     rows = rows + [row for row in load_results(path) if row['id'] not in ids]
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(rows, f, indent=1)
-    os.replace(tmp, path)
+    # Whole or not at all: a study killed while saving leaves the previous file (a
+    # temporary file of its own, so that two studies never write into one).
+    fd, tmp = tempfile.mkstemp(prefix='.results.', suffix='.tmp', dir=osp.dirname(path))
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(rows, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
     return rows
 
 

@@ -1,8 +1,12 @@
 """tools/study.py: the grid it plans, the configs it derives, a real (tiny) study run
 through tools/train.py and tools/test.py, resumption, and its table and figures."""
 import json
+import os
 import os.path as osp
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -210,3 +214,82 @@ def test_fused_evaluations_are_a_variant_of_their_own():
                test_fused={m: 0.4 for m in study.METRICS}, val_fused={'bbox_mAP': 0.4})
     (line, ) = [line for line in study.report([row]).splitlines() if 'joint+fused' in line]
     assert '0.400 ± 0.000 (1)' in line
+
+
+def test_a_study_killed_while_saving_leaves_the_previous_results(tmp_path):
+    """The process dies (SIGKILL) with half of the new file written: results.json still
+    holds the rows saved before, complete, and no temporary file is taken for results."""
+    path = str(tmp_path / 'results.json')
+    study.save_results(path, [dict(id='a')])
+    before = open(path).read()
+    pid = os.fork()
+    if pid == 0:  # the study process, killed inside its save
+        def dump_half_then_die(rows, f, **kwargs):
+            f.write(json.dumps(rows, **kwargs)[:20])
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        study.json.dump = dump_half_then_die
+        study.save_results(path, [dict(id='a'), dict(id='b', val={'bbox_mAP': 0.5})])
+        os._exit(0)  # not reached
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert open(path).read() == before
+    assert study.load_results(path) == [dict(id='a')]
+    assert [p.name for p in tmp_path.iterdir()] != ['results.json']  # the partial temp file
+    assert all(p.name.startswith('.results.') for p in tmp_path.iterdir()
+               if p.name != 'results.json')
+
+
+@pytest.mark.parametrize('content, problem', [
+    ('[{"id": "a"}, {"id": "b", "val"', 'not valid JSON'),
+    ('{"id": "a"}', 'not a list of result rows')])
+def test_a_corrupt_results_file_is_an_error_naming_it_and_is_kept(tmp_path, content, problem):
+    out = tmp_path / 'study'
+    out.mkdir()
+    (out / 'results.json').write_text(content)
+    code, log = run_tool('study.py', '--configs', BASELINE_CONFIG, '--noise', '0', '--seeds', '0',
+                         '--out', str(out), cwd=str(tmp_path), check=False)
+    assert code != 0
+    assert f"study: {out / 'results.json'} is {problem}" in log and 'Fix: restore it' in log
+    assert 'Traceback' not in log
+    assert (out / 'results.json').read_text() == content  # left as it is
+    assert not (out / 'runs').exists()  # nothing ran
+
+
+def test_a_study_killed_during_a_run_keeps_finished_rows_and_redoes_that_run(tmp_path):
+    import psutil
+    out = tmp_path / 'study'
+    tiny = [o for o in TINY_RUN if not o.startswith('default_hooks.checkpoint')]
+    command = [sys.executable, osp.join(REPO, 'tools', 'study.py'), '--configs', BASELINE_CONFIG,
+               '--noise', '0.5', '--seeds', '0', '1', '--epochs', '1', '--out', str(out),
+               '--cfg-options', *tiny]
+    env = dict(os.environ, PYTHONPATH=osp.join(REPO, 'tests', 'helpers'))
+    proc = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    results = out / 'results.json'
+    deadline = time.time() + 600
+    children = []
+    # Wait for the first run's row, then for the second run's training to be under way.
+    while time.time() < deadline and proc.poll() is None:
+        rows = json.load(open(results)) if results.exists() else []
+        if len(rows) == 1:
+            second = next((d for d in (out / 'runs').iterdir() if d.name != rows[0]['id']), None)
+            children = psutil.Process(proc.pid).children(recursive=True)
+            if second and (second / 'train.log').exists() and children:
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None and children, 'the study ended before it could be killed'
+    first = json.load(open(results))
+    proc.kill()  # SIGKILL: the study gets no chance to clean up
+    proc.wait()
+    # Its training process dies with it (it would otherwise train on into the run folder).
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive
+    assert json.load(open(results)) == first
+
+    again = run_tool('study.py', *command[2:], cwd=str(tmp_path))
+    assert 'study: 1 runs done' in again and '1 to run' in again
+    rows = json.load(open(results))
+    assert rows[0] == first[0]  # kept, not redone
+    assert sorted(r['seed'] for r in rows) == [0, 1]
+    assert all(0.0 <= r['test']['bbox_mAP'] <= 1.0 for r in rows)
