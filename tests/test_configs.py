@@ -72,3 +72,20 @@ def test_faster_rcnn_default_is_the_studied_choice_and_the_paper_setting_stays()
     assert end_to_end.feature_grad_scale == 1.0 and end_to_end.inference == 'stock'
     for path in glob.glob(osp.join(REPO, 'configs/clip_joint/ablations/faster-rcnn_*.py')):
         assert "clip-joint-end-to-end_12e_shapes.py'" in open(path).read(), path
+
+
+def test_the_paper_setting_is_the_parent_and_the_default_changes_two_fields():
+    """Inheritance runs from the paper's setting to the tuned default, so a field added to
+    the default cannot change the paper's setting or its ablations."""
+    joint = osp.join(REPO, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint{}_12e_shapes.py')
+    paper, default = (Config.fromfile(joint.format(n)) for n in ('-end-to-end', ''))
+    assert "_base_ = '../faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py'" in \
+        open(joint.format('-end-to-end')).read()
+    assert "_base_ = './faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'" in \
+        open(joint.format('')).read()
+    expected = paper.to_dict()
+    branch = expected['model']['roi_head']['bbox_head']['contrastive_branch']
+    branch.update(feature_grad_scale=0.1, inference='fused')
+    tuned = default.to_dict()
+    tuned.pop('filename', None), expected.pop('filename', None)
+    assert tuned == expected
