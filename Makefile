@@ -2,7 +2,7 @@
 # environment (.venv) exists and matches requirements.txt: a few seconds when it does.
 PY := .venv/bin/python
 
-.PHONY: env demo lint test data benchmark clean
+.PHONY: env demo lint test test-fast data benchmark clean
 
 env:
 	@bash tools/setup_env.sh
@@ -18,6 +18,10 @@ lint: env
 
 test: lint
 	$(PY) -m pytest -q tests
+
+# The tests that neither train nor start processes: for the edit-test loop.
+test-fast: lint
+	$(PY) -m pytest -q -m "not slow" tests
 
 data: env
 	$(PY) tools/generate_dataset.py

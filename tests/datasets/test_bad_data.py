@@ -61,6 +61,7 @@ def write_faulty_training_set(cwd, path):
     return coco
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', [JOINT_CONFIG, YOLOX_JOINT, RTMDET_JOINT, YOLO11_JOINT],
                          ids=['faster-rcnn', 'yolox', 'rtmdet', 'yolo11'])
 def test_what_mmdetection_filters_trains_with_finite_losses(cwd, tmp_path, monkeypatch, config):
@@ -94,6 +95,7 @@ def test_what_mmdetection_filters_trains_with_finite_losses(cwd, tmp_path, monke
                 assert math.isfinite(value), (record['iter'], key, value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('fault, field, shown', [
     (lambda ann: ann.update(category_id=99), 'category_id',
      "is 99, which is not among the file's categories"),

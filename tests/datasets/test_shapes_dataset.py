@@ -185,6 +185,7 @@ def test_dataset_configs_build_with_mmdets_datasets_and_metrics(tiny_shapes, lay
         assert type(metric).__name__ == ('VOCMetric' if layout == 'shapes_voc' else 'CocoMetric')
 
 
+@pytest.mark.slow
 def test_generate_tool_flags_win_over_the_config(tmp_path):
     from joint_testing import run_tool
     out = run_tool('generate_dataset.py', '--config', BASELINE_CONFIG, '--root',

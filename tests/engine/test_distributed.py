@@ -20,6 +20,8 @@ from joint_testing import (DETERMINISTIC, HELPERS, JOINT_CONFIG, REPO, RTMDET_JO
 from mmclipjoint.datasets import prepare_builtin_dataset
 from mmclipjoint.utils import load_checkpoint_file
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 # The sampling that made one-stage training die in its first iteration before every
 # level had a gradient: a level often gets no sampled cell.
 SPARSE = ['model.bbox_head.contrastive_branch.negative_ratio=0.2',

@@ -27,6 +27,7 @@ def cwd(tmp_path_factory):
     return str(tmp_path_factory.mktemp('reliability'))
 
 
+@pytest.mark.slow
 def test_resume_gives_the_losses_of_a_run_that_never_stopped(cwd, tmp_path):
     straight, stopped, unhooked = tmp_path / 'straight', tmp_path / 'stopped', tmp_path / 'plain'
     train(cwd, JOINT_CONFIG, straight, 2)
@@ -53,6 +54,7 @@ def test_resume_gives_the_losses_of_a_run_that_never_stopped(cwd, tmp_path):
                for it in later)
 
 
+@pytest.mark.slow
 def test_load_from_a_stock_checkpoint_reports_new_keys_and_keeps_the_bank_init(cwd, tmp_path):
     train(cwd, BASELINE_CONFIG, tmp_path / 'stock', 1)
     stock = tmp_path / 'stock' / 'epoch_1.pth'
@@ -78,6 +80,7 @@ def test_load_from_a_stock_checkpoint_reports_new_keys_and_keeps_the_bank_init(c
     torch.testing.assert_close(joint['backbone.conv1.weight'], stock_keys['backbone.conv1.weight'])
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_with_term_and_iteration_and_keeps_checkpoints(cwd, tmp_path):
     config = write_config(
         tmp_path / 'poison.py', JOINT_CONFIG,
@@ -105,6 +108,7 @@ def test_non_finite_loss_stops_with_term_and_iteration_and_keeps_checkpoints(cwd
     (('disc', ) + SHAPES_CLASSES[1:],
      r"different names \(only in the bank: \['disc'\], only in the dataset: \['circle'\]\)"),
 ])
+@pytest.mark.slow
 def test_bank_classes_must_match_the_dataset_in_content_and_order(
         cwd, tmp_path, monkeypatch, names, problem):
     runner = build_runner(cwd, tmp_path, monkeypatch, **{
@@ -118,6 +122,7 @@ def test_bank_classes_must_match_the_dataset_in_content_and_order(
     assert runner.iter == 0  # checked before the first iteration
 
 
+@pytest.mark.slow
 def test_one_stage_class_order_error_names_the_config_field(cwd, tmp_path, monkeypatch):
     runner = build_runner(cwd, tmp_path, monkeypatch, config=YOLOX_JOINT, **{
         'model.bbox_head.contrastive_branch.text_bank.class_names': SHAPES_CLASSES[::-1],
@@ -129,6 +134,7 @@ def test_one_stage_class_order_error_names_the_config_field(cwd, tmp_path, monke
         runner.train()
 
 
+@pytest.mark.slow
 def test_images_without_annotations_and_batches_without_positives_train(
         cwd, tmp_path, monkeypatch):
     runner = build_runner(cwd, tmp_path, monkeypatch, **{'train_cfg.max_epochs': 1})
@@ -151,6 +157,7 @@ def test_images_without_annotations_and_batches_without_positives_train(
         assert math.isfinite(record['loss']) and record['loss_aux_ce'] > 0  # background
 
 
+@pytest.mark.slow
 def test_amp_on_cpu_is_a_clear_error(cwd):
     code, out = run_tool('train.py', JOINT_CONFIG, '--amp', cwd=cwd, check=False)
     assert code != 0

@@ -13,6 +13,8 @@ from joint_testing import (ITERS_PER_EPOCH, JOINT_CONFIG, assert_same_losses, lo
                            run_tool, train, write_config)
 from mmclipjoint.utils import CheckpointDamagedError
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 EPOCHS = 3
 
 

@@ -12,6 +12,8 @@ from joint_testing import (BASELINE_CONFIG, JOINT_CONFIG, RTMDET_BASELINE, RTMDE
                            YOLO11_BASELINE, YOLO11_JOINT, YOLOX_BASELINE, YOLOX_JOINT,
                            build_detector, load_config, shapes_batch)
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 PAIRS = [(BASELINE_CONFIG, JOINT_CONFIG, 'roi_head.bbox_head.contrastive_branch.'),
          (YOLOX_BASELINE, YOLOX_JOINT, 'bbox_head.contrastive_branch.'),
          (RTMDET_BASELINE, RTMDET_JOINT, 'bbox_head.contrastive_branch.'),

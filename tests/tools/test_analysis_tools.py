@@ -11,6 +11,8 @@ import torch
 
 from joint_testing import BASELINE_CONFIG, JOINT_CONFIG, TINY_RUN, run_tool
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 BRANCH = 'model.roi_head.bbox_head.contrastive_branch.inference'
 DATA = [o for o in TINY_RUN if o.startswith(('builtin_dataset', 'val_', 'test_'))]
 

@@ -3,7 +3,11 @@ asserted: speed is measured by the benchmark, not by tests)."""
 import json
 import math
 
+import pytest
+
 from joint_testing import JOINT_CONFIG, TINY_RUN, build_detector, run_tool
+
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
 
 def test_benchmark_reports_joint_over_baseline_ratios(tmp_path):

@@ -4,10 +4,14 @@ import json
 import os.path as osp
 import sys
 
+import pytest
+
 from joint_testing import REPO
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import benchmark_yolo11_vs_ultralytics as bench  # noqa: E402
+
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
 
 def test_same_loss_then_a_ratio(tmp_path, capsys):

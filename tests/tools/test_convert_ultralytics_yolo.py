@@ -13,6 +13,8 @@ import torch.nn as nn
 
 from joint_testing import YOLO11_BASELINE, YOLO11_JOINT, build_detector, run_tool
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 SHAPES = ['circle', 'square', 'triangle', 'star', 'hexagon', 'cross']
 
 

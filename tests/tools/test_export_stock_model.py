@@ -16,6 +16,8 @@ from mmengine.optim import build_optim_wrapper
 from joint_testing import (JOINT_CONFIG, RTMDET_JOINT, YOLO11_JOINT, YOLOX_JOINT, build_detector,
                            load_config, run_tool, shapes_batch)
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 CLASSES = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross')
 FAMILIES = pytest.mark.parametrize(
     'config, stock_head', [(JOINT_CONFIG, 'Shared2FCBBoxHead'), (YOLOX_JOINT, 'YOLOXHead'),

@@ -27,6 +27,7 @@ def joint_checkpoints(tmp_path_factory):
     return root, with_meta, without_meta
 
 
+@pytest.mark.slow
 def test_image_demo_writes_the_picture_with_the_models_classes(tiny_shapes, joint_checkpoints):
     root, with_meta, _ = joint_checkpoints
     image = osp.join(tiny_shapes[0], 'VOC2007/JPEGImages/val_00000.jpg')

@@ -84,6 +84,7 @@ def test_a_config_without_the_builtin_dataset_is_refused(tmp_path):
         study.run_config(study.planned_runs(args)[0], str(tmp_path))
 
 
+@pytest.mark.slow
 def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     out = tmp_path / 'study'
     tiny = [o for o in TINY_RUN if not o.startswith('default_hooks.checkpoint')]
@@ -240,6 +241,7 @@ def test_a_study_killed_while_saving_leaves_the_previous_results(tmp_path):
                if p.name != 'results.json')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('content, problem', [
     ('[{"id": "a"}, {"id": "b", "val"', 'not valid JSON'),
     ('{"id": "a"}', 'not a list of result rows')])
@@ -256,6 +258,7 @@ def test_a_corrupt_results_file_is_an_error_naming_it_and_is_kept(tmp_path, cont
     assert not (out / 'runs').exists()  # nothing ran
 
 
+@pytest.mark.slow
 def test_a_study_killed_during_a_run_keeps_finished_rows_and_redoes_that_run(tmp_path):
     import psutil
     out = tmp_path / 'study'

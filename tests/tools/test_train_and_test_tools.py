@@ -13,6 +13,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from joint_testing import BASELINE_CONFIG, ITERS_PER_EPOCH, TINY_RUN, run_tool, scalars
 from mmclipjoint.utils import load_local_checkpoint
 
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
+
 
 def train_args(work_dir, max_epochs, *extra):
     return [BASELINE_CONFIG, '--work-dir', work_dir, *extra, '--cfg-options', *TINY_RUN,

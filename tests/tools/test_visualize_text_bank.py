@@ -3,6 +3,7 @@ from, the learned one is the checkpoint's, and it draws both."""
 import os.path as osp
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -12,6 +13,8 @@ from mmclipjoint.utils import load_checkpoint_file
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import visualize_text_bank  # noqa: E402
+
+pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
 BANK = 'roi_head.bbox_head.contrastive_branch.text_bank'
 

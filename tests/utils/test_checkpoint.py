@@ -94,6 +94,7 @@ def run_export(cwd, hostile, tmp_path):
                     str(tmp_path / 'out'), cwd=str(cwd), check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('entry_point', [run_load_from, run_resume, run_test_tool,
                                          run_image_demo, run_export],
                          ids=['load_from', 'resume', 'tools/test.py', 'image_demo', 'export'])
@@ -109,6 +110,7 @@ def test_a_hostile_checkpoint_is_refused_by_the_tools_and_its_payload_never_runs
     assert not (tmp_path / 'out').exists() or not any((tmp_path / 'out').iterdir())
 
 
+@pytest.mark.slow
 def test_the_inferencer_helper_refuses_a_hostile_checkpoint(trained):
     from mmclipjoint.utils.inference import build_inferencer
     _, _, hostile, marker = trained
@@ -117,6 +119,7 @@ def test_the_inferencer_helper_refuses_a_hostile_checkpoint(trained):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_the_converter_refuses_a_hostile_state_dict(trained, tmp_path):
     cwd, _, _, marker = trained
     hostile = tmp_path / 'yolo11n.pt'
@@ -127,6 +130,7 @@ def test_the_converter_refuses_a_hostile_state_dict(trained, tmp_path):
     assert not marker.exists() and not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.slow
 def test_a_hostile_embedding_file_is_refused(trained, tmp_path):
     from mmclipjoint.models import TextEmbeddingBank
     _, _, _, marker = trained
@@ -182,10 +186,12 @@ def assert_only_allowed_types(path):
     assert 0 in checkpoint['meta']['rng_state']
 
 
+@pytest.mark.slow
 def test_faster_rcnn_training_checkpoints_hold_only_allowed_types(trained):
     assert_only_allowed_types(trained[1])  # its exact resume: tests/engine/test_hooks.py
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', [YOLOX_JOINT, RTMDET_JOINT, YOLO11_JOINT],
                          ids=['yolox', 'rtmdet', 'yolo11'])
 def test_one_stage_training_checkpoints_hold_only_allowed_types_and_resume_exactly(

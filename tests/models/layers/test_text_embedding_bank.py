@@ -70,6 +70,7 @@ def test_prompt_ensemble_averages_templates(tiny_clip_checkpoint, tmp_path):
     torch.testing.assert_close(bank.embeddings.data, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_build_tool_writes_a_file_the_bank_loads(tiny_clip_checkpoint, tmp_path):
     name, path = tiny_clip_checkpoint
     classes_file = tmp_path / 'classes.txt'
@@ -207,6 +208,7 @@ def test_a_mismatched_npy_array_is_refused_naming_both_sizes(tmp_path, shape, me
         bank.init_weights()
 
 
+@pytest.mark.slow
 def test_build_tool_converts_an_npy_array_into_the_checked_format(tmp_path):
     import numpy as np
     array = np.random.default_rng(1).normal(size=(3, 512)).astype(np.float32)
