@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from joint_testing import REPO
 from mmclipjoint.models import ContrastiveBranch
+from mmclipjoint.utils.config import fused_options, joint_heads
 from mmdet.registry import MODELS
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True))
@@ -22,11 +23,8 @@ def without_downloads(cfg):
     model = cfg.model
     if model.get('backbone', {}).get('init_cfg'):
         model.backbone.init_cfg = None
-    heads = [model.get('bbox_head')] + [model.get('roi_head', {}).get('bbox_head')]
-    for head in heads:
-        for one in head if isinstance(head, list) else [head]:
-            if one and 'contrastive_branch' in one:
-                one.contrastive_branch.text_bank.init = 'random'
+    for _, head in joint_heads(model):
+        head.contrastive_branch.text_bank.init = 'random'
     return model
 
 
@@ -89,3 +87,19 @@ def test_the_paper_setting_is_the_parent_and_the_default_changes_two_fields():
     tuned = default.to_dict()
     tuned.pop('filename', None), expected.pop('filename', None)
     assert tuned == expected
+
+
+def test_joint_heads_are_found_at_every_depth_and_in_every_cascade_stage():
+    def heads(name):
+        return joint_heads(Config.fromfile(osp.join(REPO, 'configs/clip_joint', name)).model)
+    assert [p for p, _ in heads('cascade-rcnn_r50_fpn_clip-joint_1x_coco.py')] == [
+        f'model.roi_head.bbox_head[{i}]' for i in range(3)]
+    assert [p for p, _ in heads('yolox_tiny_clip-joint_12e_shapes.py')] == ['model.bbox_head']
+    cascade = Config.fromfile(osp.join(REPO, 'configs/clip_joint/'
+                                       'cascade-rcnn_r50_fpn_clip-joint_1x_coco.py'))
+    options = fused_options(cascade.model)
+    assert options == [f'model.roi_head.bbox_head.{i}.contrastive_branch.inference=fused'
+                       for i in range(3)]
+    cascade.merge_from_dict(dict(o.split('=') for o in options))  # what --cfg-options does
+    assert all(h.contrastive_branch.inference == 'fused' for _, h in joint_heads(cascade.model))
+    assert fused_options(cascade.model) == []  # fused already

@@ -51,6 +51,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from mmengine.config import Config
 
+from mmclipjoint.utils.config import fused_options, joint_heads
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The detector families the README's study compares: (stock config, joint config).
 FAMILIES = {
@@ -154,36 +156,10 @@ def scaled_schedulers(schedulers: List[dict], factor: float) -> List[dict]:
     return scaled
 
 
-def branch_path(model: dict) -> Optional[List[str]]:
-    """The keys from ``model`` down to its ``contrastive_branch`` field, or None."""
-    for key, value in model.items():
-        if not isinstance(value, dict):
-            continue
-        if key == 'contrastive_branch':
-            return [key]
-        below = branch_path(value)
-        if below:
-            return [key] + below
-    return None
-
-
-def branch_config(model: dict) -> dict:
-    """The ``contrastive_branch`` field of ``model``; empty when it has none."""
-    branch = model
-    for key in branch_path(model) or []:
-        branch = branch[key]
-    return branch if branch is not model else {}
-
-
 def fused_option(model: dict) -> Optional[str]:
-    """The ``--cfg-options`` item that makes the contrastive branch of ``model`` predict
-    with fused scores, or None (no branch, or it already fuses)."""
-    path = branch_path(model)
-    if path is None:
-        return None
-    if branch_config(model).get('inference', 'stock') != 'stock':
-        return None
-    return '.'.join(['model'] + path + ['inference=fused'])
+    """The ``--cfg-options`` items (space-separated) that make every contrastive branch
+    of ``model`` predict with fused scores, or None (no branch, or they fuse already)."""
+    return ' '.join(fused_options(model)) or None
 
 
 def run_config(run: dict, data_root: str) -> str:
@@ -209,11 +185,17 @@ def run_config(run: dict, data_root: str) -> str:
         ann_file = cfg[evaluator].ann_file.replace(old_root, data_root)
         fields[evaluator] = dict(ann_file=ann_file, classwise=True)
     # A warm-up of the branch's loss weights is part of the schedule: scaled alike.
-    warmup = branch_config(cfg.model).get('loss_warmup_iters', 0)
-    if warmup:
-        override = dict(loss_warmup_iters=int(round(
-            warmup * run['epochs'] / cfg.train_cfg.max_epochs)))
-        for key in reversed(branch_path(cfg.model)):
+    for path, head in joint_heads(cfg.model):
+        warmup = head.contrastive_branch.get('loss_warmup_iters', 0)
+        if not warmup:
+            continue
+        if '[' in path:
+            raise SystemExit(f"study: {run['config_path']}: the branch at {path} sits in a list "
+                             f'of heads, which a derived config cannot merge into; give the '
+                             f'run a config without loss_warmup_iters there')
+        override = dict(contrastive_branch=dict(loss_warmup_iters=int(round(
+            warmup * run['epochs'] / cfg.train_cfg.max_epochs))))
+        for key in reversed(path.split('.')[1:]):
             override = {key: override}
         fields['model'] = override
     lines = [f'_base_ = {run["config_path"]!r}'] + [f'{k} = {v!r}' for k, v in fields.items()]
@@ -297,7 +279,7 @@ def execute(run: dict, out: str, threads: Optional[int] = None,
             commands.append((f'{split}_fused', 'test.py',
                              [path, checkpoint, '--work-dir', osp.join(run_dir,
                                                                        f'{split}_fused')],
-                             [run['fused_option']]))
+                             run['fused_option'].split()))
     for name, tool, args, extra in commands:
         overrides = run['cfg_options'] + extra
         options = ['--cfg-options', *overrides] if overrides else []

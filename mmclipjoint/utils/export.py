@@ -1,9 +1,11 @@
 """A joint (CLIP-Joint-Detect) model as a stock MMDetection model: the config with every
 joint head replaced by the stock head it extends, and the checkpoint without the
 contrastive branches (bank, projections), class names kept in ``meta.dataset_meta``."""
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
+
+from .config import joint_heads
 
 # Keys a joint head takes on top of its stock head (the branch and the RoI-feature choice).
 JOINT_HEAD_FIELDS = ('contrastive_branch', 'contrastive_feature')
@@ -25,20 +27,6 @@ def stock_head_type(joint_type: str) -> str:
         if MODELS.get(base.__name__) is base:
             return base.__name__
     raise ValueError(f'{joint_type}: no registered stock head among its bases')
-
-
-def joint_heads(node, path: str = 'model') -> List[Tuple[str, ConfigDict]]:
-    """(config path, head dict) of every head config with a ``contrastive_branch``."""
-    found = []
-    if isinstance(node, dict):
-        if 'contrastive_branch' in node and 'type' in node:
-            found.append((path, node))
-        for key, value in node.items():
-            found += joint_heads(value, f'{path}.{key}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            found += joint_heads(value, f'{path}[{i}]')
-    return found
 
 
 def stock_config(cfg: Config, config_name: str = 'the config') -> Config:

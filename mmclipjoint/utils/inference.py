@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 
 def config_class_names(cfg: Config) -> Optional[Sequence[str]]:
     """Class names a config states: its test dataset's metainfo, else a text bank's."""
-    from .export import joint_heads
+    from .config import joint_heads
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         classes = cfg.get(loader, {}).get('dataset', {}).get('metainfo', {}).get('classes')
         if classes:
