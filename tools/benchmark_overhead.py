@@ -41,25 +41,17 @@ from mmengine.runner import Runner
 import mmclipjoint  # noqa: F401
 from mmclipjoint.datasets import prepare_builtin_dataset
 from mmclipjoint.models import ContrastiveBranch
+from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT_BASELINE = osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py')
-# The paper's setting: stock inference, so that the inference timing is that of the
-# detector as shipped (the built-in joint config's fused inference adds the branch).
-DEFAULT_JOINT = osp.join(
-    ROOT, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py')
+# The Faster R-CNN pair by default; its joint config in the paper's setting, stock
+# inference, so that the inference timing is that of the detector as shipped (the
+# built-in joint config's fused inference adds the branch).
+DEFAULT_BASELINE, DEFAULT_JOINT = family_configs('faster-rcnn', ROOT)
 # The built-in-dataset pairs, stock and joint (the families of tools/study.py).
-PAIRS = {
-    'faster-rcnn': (DEFAULT_BASELINE, DEFAULT_JOINT),
-    'yolox': ('configs/yolox/yolox_tiny_12e_shapes.py',
-              'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py'),
-    'rtmdet': ('configs/rtmdet/rtmdet_tiny_12e_shapes.py',
-               'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py'),
-    'yolo11': ('configs/yolo11/yolo11_n_24e_shapes.py',
-               'configs/clip_joint/yolo11_n_clip-joint_24e_shapes.py'),
-}
+PAIRS = BUILTIN_FAMILIES
 
 
 def parse_args():

@@ -52,22 +52,11 @@ import numpy as np
 from mmengine.config import Config
 
 from mmclipjoint.utils.config import fused_options, joint_heads
+from mmclipjoint.utils.families import BUILTIN_FAMILIES
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The detector families the README's study compares: (stock config, joint config).
-FAMILIES = {
-    # The paper's end-to-end setting; the study's chosen option (now the built-in joint
-    # config's default) is run beside it with --configs (README "Does it help").
-    'faster-rcnn': (
-        'configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py',
-        'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'),
-    'yolox': ('configs/yolox/yolox_tiny_12e_shapes.py',
-              'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py'),
-    'rtmdet': ('configs/rtmdet/rtmdet_tiny_12e_shapes.py',
-               'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py'),
-    'yolo11': ('configs/yolo11/yolo11_n_24e_shapes.py',
-               'configs/clip_joint/yolo11_n_clip-joint_24e_shapes.py'),
-}
+# The detector families the study compares: (stock config, joint config).
+FAMILIES = BUILTIN_FAMILIES
 # Epochs of a family's runs when --epochs is not given: 6, i.e. 600 iterations at the
 # batch of 4 of the first three; YOLO11's configs use batches of 8, so 12 epochs give it
 # the same 600 iterations.

@@ -9,9 +9,16 @@ import sys
 import pytest
 
 import mmclipjoint  # noqa: F401
+from mmclipjoint.utils.families import family_configs
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BASELINE_CONFIG = osp.join(REPO, 'configs/faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py')
+# The built-in families' stock and joint configs (the joint ones in the paper's setting:
+# the tests of the branch's mechanics and of stock inference build them; the built-in
+# Faster R-CNN joint config's own defaults are tested in tests/test_configs.py).
+BASELINE_CONFIG, JOINT_CONFIG = family_configs('faster-rcnn', REPO)
+YOLOX_BASELINE, YOLOX_JOINT = family_configs('yolox', REPO)
+RTMDET_BASELINE, RTMDET_JOINT = family_configs('rtmdet', REPO)
+YOLO11_BASELINE, YOLO11_JOINT = family_configs('yolo11', REPO)
 
 # Small and quick, but enough boxes per class for the count checks to be meaningful.
 TINY = dict(image_size=96, num_train=40, num_val=8, num_test=6, min_objects=2, max_objects=4)
@@ -23,12 +30,6 @@ TINY_CLIP_CFG = dict(
     embed_dim=512,
     vision_cfg=dict(image_size=32, layers=1, width=64, patch_size=16),
     text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=1))
-
-# The paper's setting (end-to-end, stock inference): the tests of the branch's mechanics
-# and of stock inference build it; the built-in joint config's own defaults are tested in
-# tests/test_configs.py.
-JOINT_CONFIG = osp.join(
-    REPO, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py')
 
 
 def load_config(config_path):
@@ -67,14 +68,6 @@ def shapes_batch(root, indices, config_path=BASELINE_CONFIG, split='train'):
                           metainfo=loader.dataset.metainfo, pipeline=pipeline,
                           test_mode=split != 'train')
     return pseudo_collate([dataset[i] for i in indices])
-
-
-YOLOX_BASELINE = osp.join(REPO, 'configs/yolox/yolox_tiny_12e_shapes.py')
-YOLOX_JOINT = osp.join(REPO, 'configs/clip_joint/yolox_tiny_clip-joint_12e_shapes.py')
-RTMDET_BASELINE = osp.join(REPO, 'configs/rtmdet/rtmdet_tiny_12e_shapes.py')
-RTMDET_JOINT = osp.join(REPO, 'configs/clip_joint/rtmdet_tiny_clip-joint_12e_shapes.py')
-YOLO11_BASELINE = osp.join(REPO, 'configs/yolo11/yolo11_n_24e_shapes.py')
-YOLO11_JOINT = osp.join(REPO, 'configs/clip_joint/yolo11_n_clip-joint_24e_shapes.py')
 
 
 # ---- running the real tools on tiny data -------------------------------------------
