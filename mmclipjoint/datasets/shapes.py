@@ -40,6 +40,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .label_noise import geometric_tail, symmetric_flips
+
 # Bumped whenever the rendering changes, so that stale data is regenerated.
 GENERATOR_VERSION = 1
 
@@ -108,7 +110,7 @@ def long_tail_counts(total: int, num_classes: int, ratio: float) -> np.ndarray:
     Returns:
         np.ndarray: (C,) int counts.
     """
-    weights = ratio ** (-np.arange(num_classes) / max(num_classes - 1, 1))
+    weights = geometric_tail(np.arange(num_classes), num_classes, ratio)
     exact = total * weights / weights.sum()
     counts = np.floor(exact).astype(np.int64)
     remainder_order = np.argsort(-(exact - counts), kind='stable')
@@ -247,11 +249,9 @@ def _split_labels(split: str, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
 def _flip_labels(labels: np.ndarray, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
     """Flip ``round(label_noise * N)`` labels to a different class; returns (labels, idx)."""
     rng = np.random.default_rng([p.seed, 99])
-    num_flips = int(round(p.label_noise * len(labels)))
-    flipped = np.sort(rng.choice(len(labels), num_flips, replace=False))
+    flipped, new_labels = symmetric_flips(labels, p.label_noise, len(SHAPES_CLASSES), rng)
     noisy = labels.copy()
-    shift = rng.integers(1, len(SHAPES_CLASSES), num_flips)
-    noisy[flipped] = (labels[flipped] + shift) % len(SHAPES_CLASSES)
+    noisy[flipped] = new_labels
     return noisy, flipped
 
 

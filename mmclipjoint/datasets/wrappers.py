@@ -19,6 +19,7 @@ from mmengine.dataset import ConcatDataset, RepeatDataset
 from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATASETS
+from .label_noise import choose_flips, geometric_tail, other_classes
 
 
 def _in_test_mode(dataset) -> bool:
@@ -190,11 +191,11 @@ class NoisyLabelDataset(TrainingAnnotationWrapper):
         boxes = [(index, j, inst['bbox_label']) for index, info in enumerate(infos)
                  for j, inst in enumerate(info['instances']) if not inst.get('ignore_flag', 0)]
         num_classes = len(self.classes)
-        num_flips = int(round(self.rate * len(boxes)))
-        chosen = np.sort(rng.choice(len(boxes), num_flips, replace=False))
+        chosen = choose_flips(len(boxes), self.rate, rng)
+        num_flips = len(chosen)
         if self.mode == 'symmetric':
-            shifts = rng.integers(1, num_classes, num_flips)
-            new_labels = [(boxes[k][2] + int(s)) % num_classes for k, s in zip(chosen, shifts)]
+            new_labels = [int(label) for label in other_classes(
+                [boxes[k][2] for k in chosen], num_classes, rng)]
         else:
             targets = self._pair_targets()
             new_labels = [int(targets[boxes[k][2]]) for k in chosen]
@@ -245,7 +246,7 @@ class LongTailDataset(TrainingAnnotationWrapper):
         before = per_image.sum(0)
         rank = np.empty(num_classes, np.int64)
         rank[np.argsort(-before, kind='stable')] = np.arange(num_classes)
-        caps = np.floor(before.max() * self.ratio ** (-rank / max(num_classes - 1, 1)))
+        caps = np.floor(before.max() * geometric_tail(rank, num_classes, self.ratio))
         kept, counts = [], np.zeros(num_classes, np.int64)
         for index in rng.permutation(len(infos)):
             if (counts + per_image[index] <= caps).all():
