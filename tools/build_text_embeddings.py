@@ -19,10 +19,10 @@ import argparse
 import json
 import os.path as osp
 
-from mmclipjoint.models.layers.text_embedding_bank import (DEFAULT_TEMPLATES, ENSEMBLE_TEMPLATES,
-                                                           embedding_file_metadata,
-                                                           encode_class_names, load_npy_embeddings,
-                                                           resolve_class_names, save_embedding_file)
+from mmclipjoint.models.layers.clip_text import (DEFAULT_TEMPLATES, ENSEMBLE_TEMPLATES,
+                                                 encode_class_names, resolve_class_names)
+from mmclipjoint.models.layers.embedding_files import (embedding_file_metadata, load_npy_embeddings,
+                                                       save_embedding_file)
 
 
 def read_classes(spec: str):

@@ -16,7 +16,7 @@ def config_class_names(cfg: Config) -> Optional[Sequence[str]]:
     for _, head in joint_heads(cfg.model):
         names = head.contrastive_branch.get('text_bank', {}).get('class_names')
         if names:
-            from ..models.layers.text_embedding_bank import resolve_class_names
+            from ..models.layers.clip_text import resolve_class_names
             return tuple(resolve_class_names(names))
     return None
 

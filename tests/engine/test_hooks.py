@@ -12,8 +12,7 @@ from joint_testing import (BASELINE_CONFIG, ITERS_PER_EPOCH, JOINT_CONFIG, YOLOX
                            assert_same_losses, build_runner, losses_by_iter, run_tool, scalars,
                            train, write_config)
 from mmclipjoint.datasets import SHAPES_CLASSES
-from mmclipjoint.models.layers.text_embedding_bank import (embedding_file_metadata,
-                                                           save_embedding_file)
+from mmclipjoint.models.layers.embedding_files import embedding_file_metadata, save_embedding_file
 
 BANK = 'roi_head.bbox_head.contrastive_branch.text_bank.'
 

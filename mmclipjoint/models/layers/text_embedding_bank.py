@@ -17,7 +17,7 @@ import math
 import os
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -26,183 +26,11 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from mmdet.registry import MODELS
-
-EMBEDDING_FILE_VERSION = 1
-
-# How VOC's run-together class names read as English words to a text encoder.
-DEFAULT_NAME_MAP = {
-    'aeroplane': 'airplane',
-    'diningtable': 'dining table',
-    'pottedplant': 'potted plant',
-    'tvmonitor': 'tv monitor',
-}
-DEFAULT_TEMPLATES = ('a photo of a {}.', )
-# The 7 templates CLIP's authors chose for ImageNet evaluation.
-ENSEMBLE_TEMPLATES = (
-    'itap of a {}.', 'a bad photo of the {}.', 'a origami {}.', 'a photo of the large {}.',
-    'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.')
+from .clip_text import DEFAULT_TEMPLATES, encode_class_names, resolve_class_names
+from .embedding_files import embedding_file_metadata, load_embedding_file, save_embedding_file
 
 TEMPERATURE_MODES = ('per_class', 'shared', 'fixed')
 INIT_SOURCES = ('clip', 'file', 'random')
-
-
-def resolve_class_names(class_names: Union[str, Sequence[str]]) -> List[str]:
-    """A list of class names, or ``'voc'`` / ``'coco'`` for MMDetection's own tables."""
-    if isinstance(class_names, str):
-        from mmdet.datasets import CocoDataset, VOCDataset
-        tables = dict(voc=VOCDataset.METAINFO['classes'], coco=CocoDataset.METAINFO['classes'])
-        if class_names.lower() not in tables:
-            raise ValueError(f"TextEmbeddingBank.class_names: '{class_names}' is neither a list of "
-                             f"names nor one of {sorted(tables)}")
-        return list(tables[class_names.lower()])
-    names = list(class_names)
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f'TextEmbeddingBank.class_names must be non-empty and unique, got {names}')
-    return names
-
-
-def prompt_names(class_names: Sequence[str], name_map: Optional[Dict[str, str]]) -> List[str]:
-    """The class names as the text encoder reads them (after the spelling map)."""
-    name_map = DEFAULT_NAME_MAP if name_map is None else name_map
-    return [name_map.get(name, name) for name in class_names]
-
-
-@torch.no_grad()
-def encode_class_names(class_names: Sequence[str], model: str = 'ViT-B-32',
-                       pretrained: Optional[str] = 'openai',
-                       templates: Sequence[str] = DEFAULT_TEMPLATES,
-                       name_map: Optional[Dict[str, str]] = None,
-                       batch_size: int = 256, progress: bool = False) -> torch.Tensor:
-    """Encode class names with a CLIP text encoder, averaging over prompt templates.
-
-    Each class's prompts are encoded, L2-normalised, averaged and normalised again
-    (CLIP's zero-shot ensembling).
-
-    Args:
-        class_names: the classes, in the detector's label order.
-        model: an open_clip model name, e.g. ``'ViT-B-32'``.
-        pretrained: an open_clip pretrained tag (``'openai'``), or the path of a local
-            checkpoint file, or None for random weights (tests only).
-        templates: prompt templates, each with one ``{}`` for the class name.
-        name_map: spelling fixes applied to the names (default: VOC's).
-
-    Returns:
-        Tensor: (C, D) float32, unit-norm rows, on the CPU.
-    """
-    import open_clip
-    for template in templates:
-        if template.count('{}') != 1:
-            raise ValueError(f"prompt template '{template}' must contain exactly one '{{}}'")
-    clip_model = open_clip.create_model(model, pretrained=pretrained,
-                                        require_pretrained=pretrained is not None)
-    clip_model.eval()
-    tokenizer = open_clip.get_tokenizer(model)
-    names = prompt_names(class_names, name_map)
-    prompts = [template.format(name) for name in names for template in templates]
-    chunks = range(0, len(prompts), batch_size)
-    if progress:
-        from tqdm import tqdm
-        chunks = tqdm(chunks, desc=f'encoding {len(prompts)} prompts with {model}', unit='batch')
-    feats = torch.cat([clip_model.encode_text(tokenizer(prompts[i:i + batch_size]),
-                                              normalize=True) for i in chunks])
-    feats = feats.float().view(len(names), len(templates), -1).mean(1)
-    return F.normalize(feats, dim=-1)
-
-
-def embedding_file_metadata(class_names: Sequence[str], model: str, pretrained: Optional[str],
-                            templates: Sequence[str], name_map: Optional[Dict[str, str]],
-                            embed_dims: int) -> dict:
-    """What an embedding file records about how its embeddings were made."""
-    return dict(format_version=EMBEDDING_FILE_VERSION, class_names=list(class_names),
-                prompt_names=prompt_names(class_names, name_map), model=model,
-                pretrained=pretrained, templates=list(templates), embed_dims=int(embed_dims))
-
-
-def save_embedding_file(path: str, embeddings: torch.Tensor, metadata: dict) -> None:
-    """Write embeddings and their metadata (tensors and plain types only), atomically."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    torch.save(dict(metadata, embeddings=embeddings.detach().float().cpu().contiguous()), tmp)
-    os.replace(tmp, path)
-
-
-def load_embedding_file(path: str, expected: dict) -> torch.Tensor:
-    """Load an embedding file, checking it against ``expected``.
-
-    Args:
-        path: a file written by :func:`save_embedding_file`
-            (``tools/build_text_embeddings.py``), whose metadata must match; or a plain
-            ``(C, D)`` array in a ``.npy`` file (as Detic and YOLO-World write them),
-            whose rows are taken as the config's class names in order and L2-normalised.
-        expected: metadata fields the file must match (a subset of
-            :func:`embedding_file_metadata`'s; a ``.npy`` is checked against its
-            ``class_names`` and ``embed_dims``).
-
-    Returns:
-        Tensor: (C, D) embeddings.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'TextEmbeddingBank: embedding file {path} does not exist; fix: build it with '
-            f'`python tools/build_text_embeddings.py ... --out {path}` or correct '
-            f'text_bank.embedding_file')
-    if path.endswith('.npy'):
-        return load_npy_embeddings(path, expected['class_names'], expected['embed_dims'])
-    from ...utils.checkpoint import CheckpointRefusedError, load_checkpoint_file
-    try:
-        # Tensors and plain types only: a file holding anything else is refused unrun.
-        content = load_checkpoint_file(path, map_location='cpu')
-    except CheckpointRefusedError:
-        raise
-    except Exception as error:  # truncated, corrupt, or not written by this project
-        raise ValueError(
-            f'TextEmbeddingBank: embedding file {path} cannot be read ({type(error).__name__}: '
-            f'{error}); fix: rebuild it with tools/build_text_embeddings.py') from error
-    if not isinstance(content, dict) or not isinstance(content.get('embeddings'), torch.Tensor):
-        raise ValueError(f'TextEmbeddingBank: {path} holds no `embeddings` tensor; fix: rebuild '
-                         f'it with tools/build_text_embeddings.py')
-    for field, want in expected.items():
-        have = content.get(field)
-        if have != want:
-            raise ValueError(
-                f'TextEmbeddingBank: field `{field}` of embedding file {path} is {have!r} but the '
-                f'config asks for {want!r}; fix: rebuild the file with '
-                f'tools/build_text_embeddings.py or change text_bank in the config to match')
-    embeddings = content['embeddings'].float()
-    if embeddings.shape != (len(content['class_names']), content['embed_dims']):
-        raise ValueError(f'TextEmbeddingBank: embeddings in {path} have shape '
-                         f'{tuple(embeddings.shape)}, not (num classes, embed_dims); the file is '
-                         f'damaged: rebuild it with tools/build_text_embeddings.py')
-    return embeddings
-
-
-def load_npy_embeddings(path: str, class_names: Sequence[str], embed_dims: int) -> torch.Tensor:
-    """A plain ``(C, D)`` array as the embeddings of ``class_names`` (in that order),
-    rows L2-normalised; a shape that does not match is an error naming both."""
-    import numpy as np
-    try:
-        array = np.load(path, allow_pickle=False)
-    except Exception as error:
-        raise ValueError(f'TextEmbeddingBank: {path} cannot be read as a .npy array '
-                         f'({type(error).__name__}: {error})') from error
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f'TextEmbeddingBank: {path} holds a {array.dtype} array of shape '
-                         f'{array.shape}; an embedding array is 2-d float (classes, dims)')
-    rows, dims = array.shape
-    if rows != len(class_names):
-        raise ValueError(
-            f'TextEmbeddingBank: {path} has {rows} rows but text_bank.class_names has '
-            f'{len(class_names)} classes ({list(class_names)[:3]}...); fix: one row per class, '
-            f'in the order of text_bank.class_names')
-    if dims != embed_dims:
-        raise ValueError(f'TextEmbeddingBank: {path} has {dims}-d rows but text_bank.embed_dims '
-                         f'is {embed_dims}; fix: set embed_dims={dims}')
-    embeddings = torch.from_numpy(array.astype(np.float32))
-    norms = embeddings.norm(dim=1)
-    if not torch.isfinite(embeddings).all() or (norms == 0).any():
-        bad = [i for i in range(rows) if not torch.isfinite(embeddings[i]).all() or norms[i] == 0]
-        raise ValueError(f'TextEmbeddingBank: rows {bad[:5]} of {path} are zero or not finite')
-    return F.normalize(embeddings, dim=1)
 
 
 @MODELS.register_module()

@@ -11,8 +11,7 @@ import torch.nn.functional as F
 
 from joint_testing import REPO
 from mmclipjoint.models import TextEmbeddingBank
-from mmclipjoint.models.layers.text_embedding_bank import (embedding_file_metadata,
-                                                           save_embedding_file)
+from mmclipjoint.models.layers.embedding_files import embedding_file_metadata, save_embedding_file
 from mmdet.registry import MODELS
 
 CLASSES = ['circle', 'pottedplant', 'star']
