@@ -43,7 +43,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
@@ -53,6 +52,7 @@ from mmengine.config import Config
 
 from mmclipjoint.utils.config import fused_options, joint_heads
 from mmclipjoint.utils.families import BUILTIN_FAMILIES
+from mmclipjoint.utils.files import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The detector families the study compares: (stock config, joint config).
@@ -325,20 +325,8 @@ def save_results(path: str, rows: List[dict]) -> List[dict]:
     sharing a folder lose nothing); returns what was written."""
     ids = {row['id'] for row in rows}
     rows = rows + [row for row in load_results(path) if row['id'] not in ids]
-    # Whole or not at all: a study killed while saving leaves the previous file (a
-    # temporary file of its own, so that two studies never write into one).
-    fd, tmp = tempfile.mkstemp(prefix='.results.', suffix='.tmp', dir=osp.dirname(path))
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(rows, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    # Whole or not at all: a study killed while saving leaves the previous file.
+    atomic_write(path, lambda f: json.dump(rows, f, indent=1), mode='w')
     return rows
 
 

@@ -35,7 +35,6 @@ import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 import zipfile
 from typing import Iterable, List, Optional, Union
 
@@ -44,6 +43,8 @@ import torch
 from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .files import atomic_write
 
 TRUST_ENV = 'MMCLIPJOINT_TRUSTED_CHECKPOINTS'
 
@@ -234,30 +235,10 @@ class AtomicLocalBackend(LocalBackend):
     (``os.replace`` is atomic on one file system)."""
 
     def put(self, obj: bytes, filepath) -> None:
-        self._atomic_write(obj, str(filepath), 'wb')
+        atomic_write(str(filepath), lambda f: self._write(f, obj))
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        self._atomic_write(obj.encode(encoding), str(filepath), 'wb')
-
-    def _atomic_write(self, data: bytes, filepath: str, mode: str) -> None:
-        folder = osp.dirname(osp.abspath(filepath))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp',
-                                   dir=folder)
-        try:
-            with os.fdopen(fd, mode) as f:
-                self._write(f, data)
-                f.flush()
-                os.fsync(f.fileno())
-            # mkstemp creates the file 0600; give it the mode open() would have.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, filepath)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        self.put(obj.encode(encoding), filepath)
 
     @staticmethod
     def _write(f, data: bytes) -> None:

@@ -1,13 +1,13 @@
 """Text-embedding files: the checked format ``tools/build_text_embeddings.py`` writes
 (embeddings with the class names, CLIP model, templates and dimension they were made
 with) and plain ``.npy`` arrays as Detic and YOLO-World write them."""
-import os
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from ...utils.files import atomic_write
 from .clip_text import prompt_names
 
 EMBEDDING_FILE_VERSION = 1
@@ -24,10 +24,8 @@ def embedding_file_metadata(class_names: Sequence[str], model: str, pretrained: 
 
 def save_embedding_file(path: str, embeddings: torch.Tensor, metadata: dict) -> None:
     """Write embeddings and their metadata (tensors and plain types only), atomically."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    torch.save(dict(metadata, embeddings=embeddings.detach().float().cpu().contiguous()), tmp)
-    os.replace(tmp, path)
+    content = dict(metadata, embeddings=embeddings.detach().float().cpu().contiguous())
+    atomic_write(path, lambda f: torch.save(content, f))
 
 
 def load_embedding_file(path: str, expected: dict) -> torch.Tensor:
