@@ -1,8 +1,10 @@
 """tools/study.py: the grid it plans, the configs it derives, a real (tiny) study run
 through tools/train.py and tools/test.py, resumption, and its table and figures."""
+import glob
 import json
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,9 +15,8 @@ import torch
 from mmengine.config import Config
 
 from joint_testing import BASELINE_CONFIG, REPO, TINY_RUN, run_tool
-
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import study  # noqa: E402
+from mmclipjoint import study
+from mmclipjoint.study import results as study_results
 
 
 def test_schedules_scale_in_epochs_and_keep_iteration_warmups():
@@ -29,9 +30,8 @@ def test_schedules_scale_in_epochs_and_keep_iteration_warmups():
 
 
 def test_grid_is_seed_major_and_the_derived_config_sets_the_cell(tmp_path):
-    args = study.parse_args(['--families', 'faster-rcnn', 'yolox', '--noise', '0', '0.4',
-                             '--seeds', '0', '1', '--epochs', '3'])
-    runs = study.planned_runs(args)
+    runs = study.planned_runs(families=['faster-rcnn', 'yolox'], noise=[0, 0.4], seeds=[0, 1],
+                              epochs=3)
     assert len(runs) == 2 * 2 * 2 * 2
     assert [r['seed'] for r in runs[:8]] == [0] * 8  # every cell at seed 0 first
     assert len({r['id'] for r in runs}) == len(runs)
@@ -52,8 +52,7 @@ def test_grid_is_seed_major_and_the_derived_config_sets_the_cell(tmp_path):
 def test_the_loss_warmup_scales_with_the_schedule(tmp_path):
     warmup = osp.join(REPO, 'configs/clip_joint/ablations/'
                       'faster-rcnn_r18-slim_fpn_clip-joint-warmup_12e_shapes.py')
-    (run, ) = study.planned_runs(study.parse_args(['--configs', warmup, '--noise', '0',
-                                                   '--seeds', '0']))
+    (run, ) = study.planned_runs(configs=[warmup], noise=[0], seeds=[0])
     path = tmp_path / 'config.py'
     path.write_text(study.run_config(run, 'data/x/'))
     cfg = Config.fromfile(str(path))
@@ -65,8 +64,7 @@ def test_the_loss_warmup_scales_with_the_schedule(tmp_path):
 def test_each_family_trains_the_same_iterations_by_default(tmp_path):
     """6 epochs at batch 4 for the first three, 12 at batch 8 for YOLO11: 600 iterations
     each; --epochs still sets every run."""
-    args = study.parse_args(['--noise', '0', '--seeds', '0'])
-    runs = study.planned_runs(args)
+    runs = study.planned_runs(noise=[0], seeds=[0])
     assert {r['family'] for r in runs} == {'faster-rcnn', 'yolox', 'rtmdet', 'yolo11'}
     for run in runs:
         path = tmp_path / f"{run['id']}.py"
@@ -74,14 +72,14 @@ def test_each_family_trains_the_same_iterations_by_default(tmp_path):
         cfg = Config.fromfile(str(path))
         batches = 400 // cfg.train_dataloader.batch_size  # the built-in 400 training images
         assert cfg.train_cfg.max_epochs * batches == 600, run['id']
-    forced = study.planned_runs(study.parse_args(['--families', 'yolo11', '--epochs', '2']))
+    forced = study.planned_runs(families=['yolo11'], epochs=2)
     assert {r['epochs'] for r in forced} == {2}
 
 
 def test_a_config_without_the_builtin_dataset_is_refused(tmp_path):
-    args = study.parse_args(['--configs', 'configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'])
+    runs = study.planned_runs(configs=['configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'])
     with pytest.raises(SystemExit, match='has no builtin_dataset field'):
-        study.run_config(study.planned_runs(args)[0], str(tmp_path))
+        study.run_config(runs[0], str(tmp_path))
 
 
 @pytest.mark.slow
@@ -153,9 +151,8 @@ def test_two_studies_writing_one_results_file_lose_no_row(tmp_path):
 def test_configs_can_be_shown_under_a_family():
     detached = osp.join(REPO, 'configs/clip_joint/ablations/'
                         'faster-rcnn_r18-slim_fpn_clip-joint-detached_12e_shapes.py')
-    (run, ) = study.planned_runs(study.parse_args(['--configs', detached, '--family',
-                                                   'faster-rcnn', '--noise', '0',
-                                                   '--seeds', '0']))
+    (run, ) = study.planned_runs(configs=[detached], family='faster-rcnn', noise=[0],
+                                 seeds=[0])
     assert run['family'] == 'faster-rcnn'
     assert run['variant'] == 'faster-rcnn_r18-slim_fpn_clip-joint-detached_12e_shapes'
 
@@ -229,7 +226,7 @@ def test_a_study_killed_while_saving_leaves_the_previous_results(tmp_path):
             f.write(json.dumps(rows, **kwargs)[:20])
             f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        study.json.dump = dump_half_then_die
+        study_results.json.dump = dump_half_then_die
         study.save_results(path, [dict(id='a'), dict(id='b', val={'bbox_mAP': 0.5})])
         os._exit(0)  # not reached
     _, status = os.waitpid(pid, 0)
@@ -296,3 +293,26 @@ def test_a_study_killed_during_a_run_keeps_finished_rows_and_redoes_that_run(tmp
     assert rows[0] == first[0]  # kept, not redone
     assert sorted(r['seed'] for r in rows) == [0, 1]
     assert all(0.0 <= r['test']['bbox_mAP'] <= 1.0 for r in rows)
+
+
+STUDIES = sorted(osp.relpath(osp.dirname(p), REPO) for p in
+                 glob.glob(osp.join(REPO, 'studies', '*', 'results.json')))
+
+
+@pytest.mark.parametrize('folder', STUDIES)
+def test_the_committed_results_give_the_committed_tables_and_figures_byte_for_byte(
+        tmp_path, folder):
+    """The store, the tables and the figures of every committed study, rebuilt from its
+    results.json alone, are the files in the repository, byte for byte."""
+    committed = osp.join(REPO, folder)
+    path = str(tmp_path / 'results.json')
+    shutil.copy(osp.join(committed, 'results.json'), path)
+    rows = study.load_results(path)
+    study.save_results(path, rows)
+    study.write_summaries(rows, str(tmp_path))
+    written = study.figures(rows, str(tmp_path))
+    assert [osp.basename(p) for p in written] == ['map_vs_noise.png', 'per_class_ap.png']
+    for name in ('results.json', 'summary.txt', 'summary.md', 'map_vs_noise.png',
+                 'per_class_ap.png'):
+        with open(osp.join(committed, name), 'rb') as f, open(tmp_path / name, 'rb') as g:
+            assert f.read() == g.read(), f'{folder}/{name} differs from what the study writes'

@@ -1,18 +1,13 @@
 """tools/visualize_text_bank.py: the initial bank it rebuilds is the one training started
 from, the learned one is the checkpoint's, and it draws both."""
-import os.path as osp
-import sys
-
 import pytest
 import torch
 from mmengine.config import Config
 
-from joint_testing import JOINT_CONFIG, REPO, TINY_RUN, run_tool
+from joint_testing import JOINT_CONFIG, TINY_RUN, run_tool
 from mmclipjoint.engine.hooks import text_banks
 from mmclipjoint.utils import load_checkpoint_file
-
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import visualize_text_bank  # noqa: E402
+from mmclipjoint.visualization import bank_state, build_model
 
 pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
@@ -27,7 +22,7 @@ def test_initial_bank_is_what_training_started_from_and_learned_is_the_checkpoin
              'optim_wrapper.optimizer.lr=0.0', cwd=str(tmp_path))
     checkpoint = str(work / 'epoch_1.pth')
     cfg = Config.fromfile(JOINT_CONFIG)
-    initial = text_banks(visualize_text_bank.build(cfg))[BANK]
+    initial = text_banks(build_model(cfg))[BANK]
     saved = load_checkpoint_file(checkpoint, map_location='cpu')['state_dict']
     torch.testing.assert_close(initial.embeddings.data, saved[f'{BANK}.embeddings'])
     torch.testing.assert_close(initial.background_embedding.data,
@@ -42,10 +37,10 @@ def test_initial_bank_is_what_training_started_from_and_learned_is_the_checkpoin
     printed = run_tool('visualize_text_bank.py', JOINT_CONFIG, learned_path, '--out', str(out),
                        cwd=str(tmp_path))
     assert out.stat().st_size > 0 and f'wrote {out}' in printed
-    learned = visualize_text_bank.bank_state(
-        text_banks(visualize_text_bank.build(cfg, learned_path))[BANK])
+    learned = bank_state(
+        text_banks(build_model(cfg, learned_path))[BANK])
     assert learned['cosine'][0, 1] > 0.9999  # the two classes' embeddings now coincide
-    start = visualize_text_bank.bank_state(initial)
+    start = bank_state(initial)
     torch.testing.assert_close(learned['temperature'], start['temperature'] / torch.e)
     assert f'{BANK}: mean off-diagonal cosine' in printed and '(initial) ->' in printed
 
