@@ -19,6 +19,7 @@ from mmengine.dataset import ConcatDataset, RepeatDataset
 from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATASETS
+from ..utils.upstream import concat_source_index, repeat_source_index
 from .label_noise import choose_flips, geometric_tail, other_classes
 
 
@@ -35,10 +36,10 @@ def _leaf(dataset, index: int):
     that they stack, e.g. label noise on a long tail)."""
     while isinstance(dataset, (ConcatDataset, RepeatDataset, TrainingAnnotationWrapper)):
         if isinstance(dataset, ConcatDataset):
-            part, index = dataset._get_ori_dataset_idx(index)
+            part, index = concat_source_index(dataset, index)
             dataset = dataset.datasets[part]
         elif isinstance(dataset, RepeatDataset):
-            index = dataset._get_ori_dataset_idx(index)
+            index = repeat_source_index(dataset, index)
             dataset = dataset.dataset
         else:
             index = dataset._source_index(index)

@@ -13,6 +13,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmdet.registry import HOOKS
 from ..models import ContrastiveBranch, TextEmbeddingBank
+from ..utils.upstream import runner_load_from, runner_resumes
 
 
 def _unwrap(model):
@@ -56,8 +57,8 @@ class JointTrainingCheckHook(Hook):
 
     def before_train(self, runner) -> None:
         self._check_class_names(runner)
-        if runner._load_from and not runner._resume:
-            self._report_load_from(runner, runner._load_from)
+        if runner_load_from(runner) and not runner_resumes(runner):
+            self._report_load_from(runner, runner_load_from(runner))
 
     def _check_class_names(self, runner) -> None:
         classes = dataset_classes(runner.train_dataloader)
@@ -208,7 +209,7 @@ class RandomStateHook(Hook):
         checkpoint.setdefault('meta', {})['rng_state'] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if not runner._resume:
+        if not runner_resumes(runner):
             return
         states: Dict[int, dict] = checkpoint.get('meta', {}).get('rng_state', {})
         state = states.get(get_rank())

@@ -3,6 +3,7 @@ import torch
 
 from mmdet.models.dense_heads import RTMDetSepBNHead
 from mmdet.registry import MODELS
+from ...utils.upstream import rtmdet_labels_and_weights
 from ..layers import ContrastiveDenseHeadMixin
 
 
@@ -29,6 +30,7 @@ class ContrastiveRTMDetHead(ContrastiveDenseHeadMixin, RTMDetSepBNHead):
     def get_targets(self, *args, **kwargs):
         targets = super().get_targets(*args, **kwargs)
         if targets is not None:  # labels and label weights per level, (B, N_level) each
-            self.contrastive_branch.hand_over_targets(torch.cat(targets[1], 1),
-                                                      torch.cat(targets[2], 1).float())
+            labels, weights = rtmdet_labels_and_weights(targets)
+            self.contrastive_branch.hand_over_targets(torch.cat(labels, 1),
+                                                      torch.cat(weights, 1).float())
         return targets

@@ -1,6 +1,6 @@
 """CLIP-Joint-Detect on the stock YOLOX head."""
 import contextlib
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -74,14 +74,28 @@ class ContrastiveYOLOXHead(ContrastiveDenseHeadMixin, YOLOXHead):
         return self.multi_level_conv_cls, dict(in_channels=self.feat_channels,
                                                num_levels=len(self.strides))
 
-    def _get_targets_single(self, priors: Tensor, cls_preds: Tensor, decoded_bboxes: Tensor,
-                            objectness: Tensor, gt_instances, img_meta,
-                            gt_instances_ignore: Optional[object] = None) -> tuple:
+    def loss_by_feat(self, cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
+                     objectnesses: Sequence[Tensor], batch_gt_instances: Sequence,
+                     batch_img_metas: Sequence[dict],
+                     batch_gt_instances_ignore: Optional[Sequence] = None) -> dict:
+        # YOLOXHead.loss_by_feat assigns each image with ground truth once, in batch
+        # order, and skips the assigner for images without: the recorded assignments
+        # map back to the images from the public arguments alone.
         with recorded_assignments(self.assigner) as assignments:
-            targets = super()._get_targets_single(priors, cls_preds, decoded_bboxes, objectness,
-                                                  gt_instances, img_meta, gt_instances_ignore)
-        labels, weights = cell_targets_from_assignment(
-            assignments[0] if assignments else None, priors.size(0), self.num_classes,
-            priors.device)
-        self.contrastive_branch.hand_over_targets(labels[None], weights[None])
-        return targets
+            losses = YOLOXHead.loss_by_feat(self, cls_scores, bbox_preds, objectnesses,
+                                            batch_gt_instances, batch_img_metas,
+                                            batch_gt_instances_ignore)
+        with_gt = [len(gt) > 0 for gt in batch_gt_instances]
+        if len(assignments) != sum(with_gt):
+            raise RuntimeError(
+                f'{type(self).__name__}: YOLOXHead assigned {len(assignments)} times for '
+                f'{sum(with_gt)} images with ground truth; the head no longer assigns once '
+                f'per image (read from mmdet 3.3.0), so the branch cannot take its targets')
+        num_priors = sum(score.shape[2] * score.shape[3] for score in cls_scores)
+        recorded = iter(assignments)
+        targets = [cell_targets_from_assignment(next(recorded) if has_gt else None, num_priors,
+                                                self.num_classes, cls_scores[0].device)
+                   for has_gt in with_gt]
+        self.contrastive_branch.hand_over_targets(torch.stack([t[0] for t in targets]),
+                                                  torch.stack([t[1] for t in targets]))
+        return self.add_contrastive_losses(losses)

@@ -7,12 +7,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MessageHub
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.utils import reduce_mean
+from ...utils.upstream import current_train_iteration
 
 INFERENCE_MODES = ('stock', 'fused')
 
@@ -236,7 +236,7 @@ class ContrastiveBranch(BaseModule):
         """The multiplier of the branch's losses at the current training iteration."""
         if not self.loss_warmup_iters:
             return 1.0
-        iteration = MessageHub.get_current_instance().get_info('iter')
+        iteration = current_train_iteration()
         if iteration is None:  # outside a Runner: no schedule to follow
             return 1.0
         return min(1.0, (iteration + 1) / self.loss_warmup_iters)
