@@ -40,7 +40,8 @@ from mmengine.runner import Runner
 
 import mmclipjoint  # noqa: F401
 from mmclipjoint.datasets import prepare_builtin_dataset
-from mmclipjoint.models import ContrastiveBranch
+from mmclipjoint.utils.branches import contrastive_branches
+from mmclipjoint.utils.config import joint_heads
 from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
@@ -93,7 +94,7 @@ def load_config(path, args):
                     transform['scale'] = (args.image_scale, args.image_scale)
     # Only the joint config has the branch; a key absent from a config is left alone.
     options = {k: v for k, v in args.cfg_options.items()
-               if '.contrastive_branch.' not in k or 'contrastive_branch' in str(cfg.model)}
+               if '.contrastive_branch.' not in k or joint_heads(cfg.model)}
     cfg.merge_from_dict(options)
     return cfg
 
@@ -167,7 +168,7 @@ def cpu_training_tensor_bytes(model, optim, batch):
 
 def inference_mode(model):
     """The inference mode of the model's contrastive branches, 'n/a' without one."""
-    modes = {m.inference for m in model.modules() if isinstance(m, ContrastiveBranch)}
+    modes = {branch.inference for branch in contrastive_branches(model).values()}
     return ','.join(sorted(modes)) or 'n/a'
 
 

@@ -8,30 +8,11 @@ import numpy as np
 import torch
 from mmengine.dist import all_gather_object, all_reduce, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmdet.registry import HOOKS
-from ..models import ContrastiveBranch, TextEmbeddingBank
+from ..utils.branches import contrastive_branches, text_banks, unwrap
 from ..utils.upstream import runner_load_from, runner_resumes
-
-
-def _unwrap(model):
-    return model.module if is_model_wrapper(model) else model
-
-
-def text_banks(model) -> Dict[str, object]:
-    """``{module name: bank}`` of every :class:`TextEmbeddingBank` in ``model``; the
-    name is also the bank's config field below ``model`` (e.g.
-    ``roi_head.bbox_head.contrastive_branch.text_bank``)."""
-    return {name: module for name, module in _unwrap(model).named_modules()
-            if isinstance(module, TextEmbeddingBank)}
-
-
-def contrastive_branches(model) -> Dict[str, object]:
-    """``{module name: branch}`` of every :class:`ContrastiveBranch` in ``model``."""
-    return {name: module for name, module in _unwrap(model).named_modules()
-            if isinstance(module, ContrastiveBranch)}
 
 
 def dataset_classes(dataloader) -> Optional[tuple]:
@@ -86,7 +67,7 @@ class JointTrainingCheckHook(Hook):
     def _report_load_from(self, runner, filename: str) -> None:
         checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
         stored = set(checkpoint.get('state_dict', checkpoint))
-        model = _unwrap(runner.model)
+        model = unwrap(runner.model)
         missing = [k for k in model.state_dict() if k not in stored]
         # A stock checkpoint cannot hold the branches: their tensors are new.
         branches = tuple(f'{name}.' for name in contrastive_branches(model))

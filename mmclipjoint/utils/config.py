@@ -1,7 +1,6 @@
 """Where a config's contrastive branches are: the one place that walks a model config
 for its joint heads (used by the stock export, the inference helper, the study and the
-tests). Built models are walked by type instead (``mmclipjoint.engine.hooks``:
-``contrastive_branches``, ``text_banks``)."""
+tests). Built models are walked by type instead (:mod:`mmclipjoint.utils.branches`)."""
 import re
 from typing import List, Tuple
 

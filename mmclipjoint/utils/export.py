@@ -5,6 +5,7 @@ from typing import Dict, List
 
 from mmengine.config import Config
 
+from .branches import branch_state_keys
 from .config import joint_heads
 
 # Keys a joint head takes on top of its stock head (the branch and the RoI-feature choice).
@@ -99,7 +100,7 @@ def strip_checkpoint(checkpoint: Dict, source: str = 'the checkpoint') -> Dict:
     """The checkpoint's model weights without any contrastive-branch tensor, and its
     ``meta.dataset_meta``; training state (optimizer, schedulers, EMA copy) dropped."""
     state_dict = checkpoint.get('state_dict', checkpoint)
-    branch = [k for k in state_dict if '.contrastive_branch.' in f'.{k}']
+    branch = branch_state_keys(state_dict)
     if not branch:
         raise ValueError(f'{source} has no contrastive-branch weights: it is a stock '
                          f'checkpoint already (nothing to strip)')

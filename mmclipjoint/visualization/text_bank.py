@@ -14,7 +14,7 @@ from mmengine.runner.utils import set_random_seed
 
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
-from ..engine.hooks import text_banks
+from ..utils.branches import text_banks
 
 
 def bank_state(bank) -> Dict[str, torch.Tensor]:

@@ -19,6 +19,7 @@ from joint_testing import (DETERMINISTIC, HELPERS, JOINT_CONFIG, REPO, RTMDET_JO
                            run_tool, scalars, write_config)
 from mmclipjoint.datasets import prepare_builtin_dataset
 from mmclipjoint.utils import load_checkpoint_file
+from mmclipjoint.utils.branches import branch_state_keys
 
 pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
@@ -85,7 +86,7 @@ def test_two_process_training_on_cpu_ends_with_identical_parameters(
     weights = [torch.load(work_dir / f'rank{r}_parameters.pth', weights_only=True)
                for r in (0, 1)]
     assert weights[0].keys() == weights[1].keys()
-    branch = [k for k in weights[0] if '.contrastive_branch.' in k]
+    branch = branch_state_keys(weights[0])
     assert branch
     for key, value in weights[0].items():
         torch.testing.assert_close(value, weights[1][key], msg=key)
@@ -153,7 +154,7 @@ def test_two_nodes_of_one_process_each_train_to_identical_parameters(tmp_path, c
     weights = [torch.load(tmp_path / f'node{r}' / 'work' / f'rank{r}_parameters.pth',
                           weights_only=True) for r in (0, 1)]
     assert weights[0].keys() == weights[1].keys()
-    assert any('.contrastive_branch.' in key for key in weights[0])
+    assert branch_state_keys(weights[0])
     for key, value in weights[0].items():
         torch.testing.assert_close(value, weights[1][key], msg=key)
     local = [json.load(open(tmp_path / f'node{r}' / 'work' / f'rank{r}_losses.json'))

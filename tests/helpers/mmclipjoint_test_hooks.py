@@ -8,7 +8,7 @@ import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
-from mmclipjoint.engine.hooks import text_banks
+from mmclipjoint.utils.branches import text_banks
 from mmclipjoint.utils.checkpoint import AtomicLocalBackend
 from mmdet.registry import HOOKS
 

@@ -5,8 +5,8 @@ import torch
 from mmengine.config import Config
 
 from joint_testing import JOINT_CONFIG, TINY_RUN, run_tool
-from mmclipjoint.engine.hooks import text_banks
 from mmclipjoint.utils import load_checkpoint_file
+from mmclipjoint.utils.branches import text_banks
 from mmclipjoint.visualization import bank_state, build_model
 
 pytestmark = pytest.mark.slow  # every test here trains or starts processes
