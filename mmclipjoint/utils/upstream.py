@@ -53,6 +53,22 @@ def runner_resumes(runner) -> bool:
         raise _changed('mmengine Runner has no _resume', 'mmengine', MMENGINE_READ) from None
 
 
+# ---- mmengine.config.Config ---------------------------------------------------------
+# ``Config.fromfile(..., format_python_code=False)`` is ignored for ordinary (not lazy-
+# import) configs in mmengine 0.10.7: the Config is built without it, and its text is
+# formatted with yapf whenever it is logged or dumped. The flag lives in a private
+# attribute, ``_format_python_code``.
+
+
+def without_text_formatting(cfg):
+    """``cfg``, its text (logged and dumped) no longer formatted by yapf."""
+    if not hasattr(cfg, '_format_python_code'):
+        raise _changed('mmengine Config has no _format_python_code', 'mmengine',
+                       MMENGINE_READ)
+    object.__setattr__(cfg, '_format_python_code', False)
+    return cfg
+
+
 # ---- mmengine.dataset wrappers -------------------------------------------------------
 
 

@@ -86,3 +86,16 @@ def test_the_training_iteration_comes_from_the_current_message_hub():
     assert upstream.current_train_iteration() is None
     hub.update_info('iter', 41)
     assert upstream.current_train_iteration() == 41
+
+
+def test_config_text_without_formatting_is_the_same_config():
+    from mmengine.config import Config
+
+    from joint_testing import JOINT_CONFIG
+    formatted = Config.fromfile(JOINT_CONFIG)
+    plain = upstream.without_text_formatting(Config.fromfile(JOINT_CONFIG))
+    assert plain.pretty_text != formatted.pretty_text
+    again = Config.fromstring(plain.pretty_text, '.py')
+    assert again.to_dict() == formatted.to_dict()
+    with pytest.raises(upstream.UpstreamChangedError, match='Config has no _format_python_code'):
+        upstream.without_text_formatting(object())
