@@ -27,12 +27,9 @@ def cwd(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_resume_gives_the_losses_of_a_run_that_never_stopped(cwd, tmp_path):
-    straight, stopped, unhooked = tmp_path / 'straight', tmp_path / 'stopped', tmp_path / 'plain'
-    train(cwd, JOINT_CONFIG, straight, 2)
-    train(cwd, JOINT_CONFIG, stopped, 1)
-    out = train(cwd, JOINT_CONFIG, stopped, 2, '--resume')
-    assert f'resumed epoch: 1, iter: {ITERS_PER_EPOCH}' in out
+def test_resume_gives_the_losses_of_a_run_that_never_stopped(cwd, tmp_path, joint_runs):
+    straight, stopped, unhooked = joint_runs.straight, joint_runs.stopped, tmp_path / 'plain'
+    assert f'resumed epoch: 1, iter: {ITERS_PER_EPOCH}' in joint_runs.resume_output
 
     expected, resumed = losses_by_iter(straight), losses_by_iter(stopped)
     later = range(ITERS_PER_EPOCH + 1, 2 * ITERS_PER_EPOCH + 1)

@@ -19,11 +19,10 @@ EPOCHS = 3
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp('killed')
-    straight = cwd / 'straight'
-    train(str(cwd), JOINT_CONFIG, straight, EPOCHS)
-    return cwd, straight
+def runs(tmp_path_factory, joint_runs):
+    # The unbroken run to compare with: the shared one, of as many epochs.
+    assert (joint_runs.straight / f'epoch_{EPOCHS}.pth').exists()
+    return tmp_path_factory.mktemp('killed'), joint_runs.straight
 
 
 def killable_config(path, **kill):

@@ -18,12 +18,11 @@ DATA = [o for o in TINY_RUN if o.startswith(('builtin_dataset', 'val_', 'test_')
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Two tiny epochs of the joint Faster R-CNN, then its test-split results."""
+def trained(tmp_path_factory, joint_runs):
+    """The shared joint Faster R-CNN run (its log and epoch-2 checkpoint, read only), and
+    its test-split results."""
     cwd = str(tmp_path_factory.mktemp('analysis'))
-    work_dir = osp.join(cwd, 'work')
-    run_tool('train.py', JOINT_CONFIG, '--work-dir', work_dir, '--cfg-options', *TINY_RUN,
-             'train_cfg.max_epochs=2', 'train_cfg.val_interval=2', cwd=cwd)
+    work_dir = str(joint_runs.straight)
     results = osp.join(cwd, 'results.pkl')
     run_tool('test.py', JOINT_CONFIG, osp.join(work_dir, 'epoch_2.pth'), '--out', results,
              '--cfg-options', *DATA, cwd=cwd)

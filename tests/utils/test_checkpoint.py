@@ -49,12 +49,11 @@ class WritesThroughGetattr:
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """A checkpoint of the joint Faster R-CNN written by tools/train.py, and a hostile
-    copy of it: the same weights, with a command in its meta."""
+def trained(tmp_path_factory, joint_runs):
+    """A checkpoint of the joint Faster R-CNN written by tools/train.py (the shared run's
+    first epoch), and a hostile copy of it: the same weights, with a command in its meta."""
     cwd = tmp_path_factory.mktemp('safe_load')
-    train(str(cwd), JOINT_CONFIG, cwd / 'work', 1)
-    real = cwd / 'work' / 'epoch_1.pth'
+    real = joint_runs.stopped / 'epoch_1.pth'
     marker = cwd / 'PAYLOAD_RAN'
     checkpoint = load_checkpoint_file(str(real))
     checkpoint['meta']['pretrained_from'] = RunsCommand(marker)
