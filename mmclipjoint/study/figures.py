@@ -46,6 +46,15 @@ def variant_colours(labels: List[str]) -> Dict[str, tuple]:
     return {label: cmap(i % n) for i, label in enumerate(ordered)}
 
 
+def _save(fig, path: str) -> str:
+    """Lay out, write and close one figure of the study; its path."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches='tight')
+    plt.close(fig)
+    return path
+
+
 def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None) -> List[str]:
     import matplotlib
     matplotlib.use('Agg')
@@ -77,11 +86,7 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
         ax.set_ylabel('test bbox mAP')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.38))
-    fig.tight_layout()
-    path = osp.join(out, 'map_vs_noise.png')
-    fig.savefig(path, dpi=110, bbox_inches='tight')
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(fig, osp.join(out, 'map_vs_noise.png')))
 
     rows = expanded
     noises = sorted({r['noise'] for r in rows})
@@ -112,9 +117,5 @@ def figures(rows: List[dict], out: str, per_class_noise: Optional[float] = None)
         ax.set_ylabel('test AP')
         ax.set_xlabel('most to least frequent in training (label count)', fontsize=8)
         ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.38))
-    fig.tight_layout()
-    path = osp.join(out, 'per_class_ap.png')
-    fig.savefig(path, dpi=110, bbox_inches='tight')
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(fig, osp.join(out, 'per_class_ap.png')))
     return written

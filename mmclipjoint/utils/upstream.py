@@ -96,15 +96,15 @@ RTMDET_TARGETS = ('anchors', 'labels', 'label_weights', 'bbox_targets', 'assign_
 
 def rtmdet_labels_and_weights(targets: tuple) -> Tuple[List[Tensor], List[Tensor]]:
     """The per-level labels and label weights of ``RTMDetHead.get_targets``' result."""
-    fields = dict(zip(RTMDET_TARGETS, targets)) if isinstance(targets, tuple) else {}
-    labels, weights = fields.get('labels'), fields.get('label_weights')
-    if (len(fields) != len(RTMDET_TARGETS) or len(targets) != len(RTMDET_TARGETS)
-            or not isinstance(labels, list) or not all(
+    if isinstance(targets, tuple) and len(targets) == len(RTMDET_TARGETS):
+        fields = dict(zip(RTMDET_TARGETS, targets))
+        labels, weights = fields['labels'], fields['label_weights']
+        if (isinstance(labels, list) and all(
                 isinstance(x, Tensor) and not x.is_floating_point() for x in labels)
-            or not isinstance(weights, list) or len(weights) != len(labels)):
-        raise _changed(f'RTMDetHead.get_targets no longer returns the tuple {RTMDET_TARGETS}',
-                       'mmdet', MMDET_READ)
-    return labels, weights
+                and isinstance(weights, list) and len(weights) == len(labels)):
+            return labels, weights
+    raise _changed(f'RTMDetHead.get_targets no longer returns the tuple {RTMDET_TARGETS}',
+                   'mmdet', MMDET_READ)
 
 
 # ---- the training iteration ---------------------------------------------------------
