@@ -46,6 +46,9 @@ from .label_noise import geometric_tail, symmetric_flips
 GENERATOR_VERSION = 1
 
 SHAPES_CLASSES = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross')
+# Shapes the generator also draws that are not detection classes (the built-in CLIP's
+# pretraining captions name them, so its text space is more than the six classes).
+EXTRA_SHAPES = ('pentagon', 'diamond', 'octagon', 'arrow')
 # A typical hue per class (degrees), as real objects have typical colours;
 # instances jitter around it and some take any colour, so shape decides.
 _CLASS_HUES = (0.0, 215.0, 120.0, 55.0, 285.0, 28.0)
@@ -131,8 +134,24 @@ def _regular_polygon(n: int, radius: float, phase: float) -> np.ndarray:
     return np.stack([np.cos(angles), np.sin(angles)], 1) * radius
 
 
-def _shape_outline(name: str, radius: float, angle: float) -> np.ndarray:
-    """Vertices (N, 2) of a class's shape, centred on the origin."""
+def _rotate(points: np.ndarray, angle: float) -> np.ndarray:
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return points @ rot.T
+
+
+def shape_outline(name: str, radius: float, angle: float) -> np.ndarray:
+    """Vertices (N, 2) of a shape, centred on the origin: a detection class
+    (:data:`SHAPES_CLASSES`) or one of :data:`EXTRA_SHAPES`."""
+    if name == 'pentagon':
+        return _regular_polygon(5, radius, angle)
+    if name == 'octagon':
+        return _regular_polygon(8, radius, angle)
+    if name == 'diamond':
+        return _rotate(_regular_polygon(4, radius, 0.0) * np.array([0.55, 1.0]), angle)
+    if name == 'arrow':
+        arrow = np.array([(-1, -0.25), (0.2, -0.25), (0.2, -0.6), (1, 0), (0.2, 0.6),
+                          (0.2, 0.25), (-1, 0.25)])
+        return _rotate(arrow * radius, angle)
     if name == 'circle':
         return _regular_polygon(48, radius, angle)
     if name == 'square':
@@ -149,9 +168,8 @@ def _shape_outline(name: str, radius: float, angle: float) -> np.ndarray:
         a, b = radius, radius * 0.36
         pts = np.array([(b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b),
                         (-a, b), (-a, -b), (-b, -b), (-b, -a)], dtype=np.float64)
-        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        return pts @ rot.T
-    raise KeyError(name)
+        return _rotate(pts, angle)
+    raise KeyError(f'unknown shape {name!r}; known: {SHAPES_CLASSES + EXTRA_SHAPES}')
 
 
 def _box_iou(box: np.ndarray, boxes: List[np.ndarray]) -> float:
@@ -189,39 +207,75 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.asarray(canvas).astype(np.float64)
 
 
-def _render_image(rng: np.random.Generator, labels: Sequence[int],
-                  p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
-    """Draw one image with the given object classes.
+def _class_colour(label: int, p: ShapesParams):
+    """The detection splits' colouring: the class's typical hue (jittered), or any hue for
+    ``random_colour_fraction`` of the objects; always striped, amplitude 0.1-0.35."""
+
+    def colour(rng: np.random.Generator) -> Tuple[float, float, float]:
+        if rng.random() < p.random_colour_fraction:
+            return rng.uniform(0, 360), 0.1, 0.35
+        return _CLASS_HUES[label] + rng.uniform(-25, 25), 0.1, 0.35
+
+    return colour
+
+
+def render_split_image(split: str, idx: int, labels: Sequence[int],
+                       p: ShapesParams) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw image ``idx`` of a detection split, whose objects have the true classes
+    ``labels``; the same arguments give the same pixels.
 
     Returns:
-        tuple: (H, W, 3) uint8 image and (N, 4) float boxes (x1, y1, x2, y2), in the
-        order of ``labels``.
+        tuple: (H, W, 3) uint8 image, (N, 4) float boxes (x1, y1, x2, y2) in the order of
+        ``labels``, and (N,) hues (degrees) the objects were drawn with.
     """
-    size = p.image_size
+    rng = np.random.default_rng([p.seed, _SPLITS.index(split), 1, idx])
+    pixels, boxes, drawn = render_scene(rng, [SHAPES_CLASSES[label] for label in labels],
+                                        [_class_colour(label, p) for label in labels],
+                                        p.image_size, p.min_object_size, p.max_object_size)
+    return pixels, boxes, drawn[:, 0]
+
+
+def render_scene(rng: np.random.Generator, shapes: Sequence[str], colours: Sequence,
+                 size: int, min_object_size: float,
+                 max_object_size: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw shapes on a cluttered background, each textured and outlined.
+
+    Args:
+        rng: the image's random stream (every draw comes from it, in a fixed order).
+        shapes: a name :func:`shape_outline` knows, per object.
+        colours: per object, a callable ``colour(rng) -> (hue, stripe_min, stripe_max)``:
+            the base hue in degrees and the range the stripe amplitude is drawn from.
+        size: image side in pixels.
+        min_object_size, max_object_size: object diameter range, fraction of ``size``.
+
+    Returns:
+        tuple: (H, W, 3) uint8 image, (N, 4) float boxes (x1, y1, x2, y2) and (N, 3)
+        float ``(hue, stripe amplitude, diameter fraction)`` per object.
+    """
     img = _background(rng, size)
     yy, xx = np.mgrid[0:size, 0:size]
     boxes: List[np.ndarray] = []
-    for label in labels:
+    attributes = []
+    for name, colour in zip(shapes, colours):
         # Place without heavy overlap when possible; partial occlusion is intended.
         for attempt in range(30):
-            radius = rng.uniform(p.min_object_size, p.max_object_size) * size / 2
+            diameter = rng.uniform(min_object_size, max_object_size)
+            radius = diameter * size / 2
             centre = rng.uniform(radius, size - radius, 2)
-            outline = _shape_outline(SHAPES_CLASSES[label], radius, rng.uniform(0, 2 * np.pi))
+            outline = shape_outline(name, radius, rng.uniform(0, 2 * np.pi))
             outline = outline * rng.uniform(0.85, 1.15, 2) + centre  # mild aspect change
             outline = np.clip(outline, 0, size - 1)
             box = np.concatenate([outline.min(0), outline.max(0) + 1])
             if _box_iou(box, boxes) < 0.3 or attempt == 29:
                 break
         boxes.append(box)
-        if rng.random() < p.random_colour_fraction:
-            hue = rng.uniform(0, 360)
-        else:
-            hue = _CLASS_HUES[label] + rng.uniform(-25, 25)
+        hue, stripe_min, stripe_max = colour(rng)
         base = _hsv_to_rgb(hue, rng.uniform(0.55, 1.0), rng.uniform(0.55, 1.0))
         # Texture: stripes at a random angle and frequency, plus grain.
         theta, freq = rng.uniform(0, np.pi), rng.uniform(0.15, 0.6)
         stripes = 0.5 + 0.5 * np.sin(freq * (np.cos(theta) * xx + np.sin(theta) * yy))
-        texture = base * (1 - rng.uniform(0.1, 0.35) * stripes[..., None])
+        amplitude = rng.uniform(stripe_min, stripe_max)
+        texture = base * (1 - amplitude * stripes[..., None])
         texture += rng.normal(0, 6, texture.shape)
         mask_img = Image.new('L', (size, size), 0)
         ImageDraw.Draw(mask_img).polygon([tuple(v) for v in outline], fill=255)
@@ -231,10 +285,12 @@ def _render_image(rng: np.random.Generator, labels: Sequence[int],
         ImageDraw.Draw(edge).polygon([tuple(v) for v in outline],
                                      outline=tuple(int(v * 0.5) for v in base))
         img = np.asarray(edge).astype(np.float64)
-    return np.clip(img, 0, 255).astype(np.uint8), np.stack(boxes)
+        attributes.append((hue % 360.0, amplitude, diameter))
+    return (np.clip(img, 0, 255).astype(np.uint8), np.stack(boxes),
+            np.asarray(attributes, dtype=np.float64).reshape(-1, 3))
 
 
-def _split_labels(split: str, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
+def split_labels(split: str, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
     """Objects per image and the true class of every object, for one split."""
     rng = np.random.default_rng([p.seed, _SPLITS.index(split), 0])
     num_images = dict(train=p.num_train, val=p.num_val, test=p.num_test)[split]
@@ -274,16 +330,15 @@ def _voc_xml(file_stem: str, size: int, boxes: np.ndarray, labels: Sequence[int]
 
 
 def _write_split(root: str, split: str, p: ShapesParams) -> dict:
-    per_image, true_labels = _split_labels(split, p)
+    per_image, true_labels = split_labels(split, p)
     labels, flipped = (_flip_labels(true_labels, p) if split == 'train' and p.label_noise > 0
                        else (true_labels, np.zeros(0, np.int64)))
     voc_dir = osp.join(root, 'VOC2007')
     images, annotations, stems = [], [], []
     offsets = np.concatenate([[0], np.cumsum(per_image)])
     for idx in range(len(per_image)):
-        rng = np.random.default_rng([p.seed, _SPLITS.index(split), 1, idx])
         lo, hi = offsets[idx], offsets[idx + 1]
-        pixels, boxes = _render_image(rng, true_labels[lo:hi], p)
+        pixels, boxes, _ = render_split_image(split, idx, true_labels[lo:hi], p)
         stem = f'{split}_{idx:05d}'
         stems.append(stem)
         Image.fromarray(pixels).save(osp.join(voc_dir, 'JPEGImages', f'{stem}.jpg'), quality=92)
