@@ -12,11 +12,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 from mmengine.config import Config
 
 from ..utils.config import fused_options, joint_heads
-from ..utils.families import BUILTIN_FAMILIES
+from ..utils.families import BUILTIN_FAMILIES, REPO_ROOT
 
-# The source checkout: the study runs its tools/train.py and tools/test.py (mmclipjoint
-# is installed editable by `make env`), and the families' configs are paths in it.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # The detector families the study compares: (stock config, joint config).
 FAMILIES = BUILTIN_FAMILIES
 # Epochs of a family's runs when none are given: 6, i.e. 600 iterations at the batch of

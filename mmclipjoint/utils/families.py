@@ -5,6 +5,10 @@ tests take their pairs from here."""
 import os.path as osp
 from typing import Dict, Tuple
 
+# The source checkout (mmclipjoint is installed editable by `make env`): the configs, the
+# tools and pretrained/ are paths in it.
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
 BUILTIN_FAMILIES: Dict[str, Tuple[str, str]] = {
     # The Faster R-CNN joint model of the main job (fused, a tenth of the gradient) is
     # the end-to-end config plus two fields; the study runs it with --configs.

@@ -4,6 +4,7 @@
 ("a photo of a {class}." or an ensemble of templates, averaged) with its text tower and
 returns L2-normalised embeddings; the model is dropped afterwards.
 """
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -21,6 +22,19 @@ DEFAULT_TEMPLATES = ('a photo of a {}.', )
 ENSEMBLE_TEMPLATES = (
     'itap of a {}.', 'a bad photo of the {}.', 'a origami {}.', 'a photo of the large {}.',
     'a {} in a video game.', 'art of the {}.', 'a photo of the small {}.')
+
+# The built-in CLIP (mmclipjoint.pretraining.clip): an open_clip model config of this
+# package, registered with open_clip before any model is created by name.
+BUILTIN_CLIP_MODEL = 'mmclipjoint-shapes-clip'
+_OPEN_CLIP_CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), 'open_clip_configs')
+
+
+def register_builtin_clip() -> None:
+    """Make open_clip know this package's model configs (``open_clip_configs/*.json``)
+    by name, e.g. :data:`BUILTIN_CLIP_MODEL`; idempotent."""
+    import open_clip
+    if BUILTIN_CLIP_MODEL not in open_clip.list_models():
+        open_clip.add_model_config(_OPEN_CLIP_CONFIGS)
 
 
 def resolve_class_names(class_names: Union[str, Sequence[str]]) -> List[str]:
@@ -70,8 +84,21 @@ def encode_class_names(class_names: Sequence[str], model: str = 'ViT-B-32',
     for template in templates:
         if template.count('{}') != 1:
             raise ValueError(f"prompt template '{template}' must contain exactly one '{{}}'")
-    clip_model = open_clip.create_model(model, pretrained=pretrained,
-                                        require_pretrained=pretrained is not None)
+    register_builtin_clip()
+    if model == BUILTIN_CLIP_MODEL and not (pretrained and osp.isfile(osp.expanduser(pretrained))):
+        raise FileNotFoundError(
+            f'clip.pretrained of the built-in CLIP {model!r} must be its weights file, and '
+            f'{pretrained!r} is not a file; fix: list the file in the config\'s '
+            f"builtin_weights (tools/train.py makes it on first use), or build it with "
+            f'python tools/train_builtin_clip.py')
+    if pretrained and osp.isfile(osp.expanduser(pretrained)):
+        pretrained = osp.expanduser(pretrained)
+    # Creating the model draws its random initialisation (then overwritten by the weights)
+    # from the global generator: fork it, so that a run draws the same random numbers
+    # whether its embeddings come from here or from the cache.
+    with torch.random.fork_rng(devices=[]):
+        clip_model = open_clip.create_model(model, pretrained=pretrained,
+                                            require_pretrained=pretrained is not None)
     clip_model.eval()
     tokenizer = open_clip.get_tokenizer(model)
     names = prompt_names(class_names, name_map)
