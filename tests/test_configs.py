@@ -103,3 +103,52 @@ def test_joint_heads_are_found_at_every_depth_and_in_every_cascade_stage():
     cascade.merge_from_dict(dict(o.split('=') for o in options))  # what --cfg-options does
     assert all(h.contrastive_branch.inference == 'fused' for _, h in joint_heads(cascade.model))
     assert fused_options(cascade.model) == []  # fused already
+
+
+def test_joint_shapes_configs_start_from_the_builtin_clip_and_random_is_an_ablation():
+    """The joint shapes configs of every family read their class embeddings from the
+    built-in CLIP, whose file they list in builtin_weights (unpacked on first use); each
+    family's random-text ablation differs from it in the text start only."""
+    from mmclipjoint.models.layers.clip_text import BUILTIN_CLIP_MODEL
+    from mmclipjoint.utils.families import BUILTIN_FAMILIES
+    joints = [joint for _, joint in BUILTIN_FAMILIES.values()]
+    joints.append('configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py')
+    for joint in joints:
+        cfg = Config.fromfile(osp.join(REPO, joint))
+        (_, head), = joint_heads(cfg.model)
+        bank = head.contrastive_branch.text_bank
+        assert bank.init == 'clip' and bank.clip.model == BUILTIN_CLIP_MODEL, joint
+        assert bank.clip.pretrained in cfg.builtin_weights, joint
+        if joint in joints[:4]:
+            name = osp.basename(joint).replace('clip-joint_', 'clip-joint-random-text_').replace(
+                'clip-joint-end-to-end_', 'clip-joint-random-text_')
+            ablation = Config.fromfile(osp.join(REPO, 'configs/clip_joint/ablations', name))
+            (_, random_head), = joint_heads(ablation.model)
+            assert random_head.contrastive_branch.text_bank.init == 'random'
+            random_head.contrastive_branch.text_bank.init = 'clip'
+            assert ablation.model == cfg.model and ablation.builtin_weights == []
+
+
+@pytest.mark.slow
+def test_main_joint_model_starts_from_the_builtin_clip_without_random_warning(
+        tmp_path, monkeypatch):
+    """What `make demo` builds: the bank's initial embeddings are the built-in CLIP's
+    encoding of "a photo of a {class}.", and no random-start warning is given."""
+    import torch
+
+    from mmclipjoint.models.layers.clip_text import BUILTIN_CLIP_MODEL, encode_class_names
+    from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
+    from mmclipjoint.utils.branches import text_banks
+    monkeypatch.chdir(tmp_path)  # the weights are unpacked under the working directory
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'))
+    assert prepare_builtin_weights(cfg) == ['data/pretrained/mmclipjoint-shapes-clip.pt']
+    model = MODELS.build(cfg.model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        model.init_weights()
+    assert not [w for w in caught if "init='random'" in str(w.message)]
+    (bank, ) = text_banks(model).values()
+    expected = encode_class_names(bank.class_names, BUILTIN_CLIP_MODEL,
+                                  'data/pretrained/mmclipjoint-shapes-clip.pt')
+    torch.testing.assert_close(bank.embeddings.data, expected, rtol=0, atol=1e-6)

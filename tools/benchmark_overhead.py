@@ -40,6 +40,7 @@ from mmengine.runner import Runner
 
 import mmclipjoint  # noqa: F401
 from mmclipjoint.datasets import prepare_builtin_dataset
+from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
 from mmclipjoint.utils.branches import contrastive_branches
 from mmclipjoint.utils.config import joint_heads
 from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs
@@ -178,6 +179,7 @@ def main():
     cfgs = dict(baseline=load_config(args.baseline, args), joint=load_config(args.joint, args))
     for cfg in cfgs.values():
         prepare_builtin_dataset(cfg)
+        prepare_builtin_weights(cfg)
     per_round = args.train_iters + args.warmup
     train_batches = fetch_batches(cfgs['baseline'].train_dataloader, per_round)
     test_cfg = copy.deepcopy(cfgs['baseline'].test_dataloader)

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 import mmclipjoint  # noqa: F401
 from mmclipjoint.datasets import prepare_builtin_dataset
+from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The stock baseline and the joint model: same data, same schedule, same detector,
@@ -32,6 +33,7 @@ def train_and_evaluate(config: str, work_root: str) -> dict:
     name = osp.splitext(osp.basename(config))[0]
     cfg.work_dir = osp.join(work_root, name)
     prepare_builtin_dataset(cfg)
+    prepare_builtin_weights(cfg)
     runner = Runner.from_cfg(cfg)
     start = time.time()
     runner.train()

@@ -7,10 +7,9 @@
 # ./faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py is this config with two settings
 # changed.
 #
-# CLIP weights cannot be downloaded on the machines this demo must run on, so the
-# class embeddings start at random here (init='random', asked for explicitly; the
-# bank warns). With CLIP weights at hand use ./ablations/*_clip-init_* or set
-# contrastive_branch.text_bank.init='clip' (clip.pretrained: a tag or a local path).
+# The class embeddings start from the built-in CLIP's text encoder ("a photo of a
+# {class}."), the stand-in for CLIP ViT-B/32 (_base_/datasets/shapes_parts.py);
+# ./ablations/*_random-text_* start them at random, *_vit-b32-text_* from ViT-B/32.
 _base_ = '../faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py'
 
 model = dict(
@@ -24,9 +23,8 @@ model = dict(
                     type='TextEmbeddingBank',
                     class_names={{_base_.metainfo.classes}},
                     embed_dims=512,
-                    init='random',
-                    clip=dict(model='ViT-B-32', pretrained='openai',
-                              templates=['a photo of a {}.']),
+                    init='clip',
+                    clip={{_base_.shapes_clip}},
                     learnable=True,
                     temperature=dict(mode='per_class', init=0.07, max_logit_scale=100.0),
                     background=True),
@@ -38,3 +36,6 @@ model = dict(
                 fusion_weight=0.5))))
 
 optim_wrapper = _base_.clip_joint_optim_wrapper
+
+# The built-in CLIP's weights file: unpacked from pretrained/ by the tools on first use.
+builtin_weights = [{{_base_.shapes_clip_weights}}]

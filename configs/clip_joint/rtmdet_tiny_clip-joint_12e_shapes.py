@@ -1,7 +1,8 @@
 # CLIP-Joint-Detect on rtmdet-tiny for the built-in shapes dataset: differs from
-# ../rtmdet/rtmdet_tiny_12e_shapes.py in bbox_head only. As in the two-stage shapes config,
-# the class embeddings start random (init='random') because no CLIP weights can be
-# downloaded here; set contrastive_branch.text_bank.init='clip' where they can.
+# ../rtmdet/rtmdet_tiny_12e_shapes.py in bbox_head only.
+# The class embeddings start from the built-in CLIP's text encoder ("a photo of a
+# {class}."; _base_/datasets/shapes_parts.py); ./ablations/*_random-text_* start them
+# at random.
 _base_ = '../rtmdet/rtmdet_tiny_12e_shapes.py'
 
 model = dict(
@@ -13,8 +14,8 @@ model = dict(
                 type='TextEmbeddingBank',
                 class_names={{_base_.shapes_metainfo.classes}},
                 embed_dims=512,
-                init='random',
-                clip=dict(model='ViT-B-32', pretrained='openai')),
+                init='clip',
+                clip={{_base_.shapes_clip}}),
             loss_contrastive=dict(
                 type='InfoNCELoss', loss_weight=1.0, aux_loss_weight=0.5, aux_samples='all'),
             negative_ratio=3.0,
@@ -22,3 +23,6 @@ model = dict(
             inference='stock')))
 
 optim_wrapper = _base_.clip_joint_optim_wrapper
+
+# The built-in CLIP's weights file: unpacked from pretrained/ by the tools on first use.
+builtin_weights = [{{_base_.shapes_clip_weights}}]

@@ -21,6 +21,7 @@ from mmengine.config import Config, DictAction
 
 from ..datasets import prepare_builtin_dataset
 from ..datasets.checks import AnnotationError, check_training_annotations
+from ..pretraining.artifacts import prepare_builtin_weights
 from .upstream import without_text_formatting
 
 
@@ -113,6 +114,7 @@ def run_mmdet_tool(name: str, argv: Optional[List[str]] = None) -> None:
         if argv and argv[0].endswith('.py'):  # a config (analyze_logs takes a command)
             cfg = load_cli_config(argv)
             prepare_builtin_dataset(cfg)
+            prepare_builtin_weights(cfg)
             if name == 'train.py':
                 try:
                     check_training_annotations(cfg)

@@ -34,6 +34,8 @@ def build_model(cfg: Config, checkpoint: Optional[str] = None):
         set_random_seed(seed)
     model = MODELS.build(cfg.model)
     if checkpoint is None:
+        from ..pretraining.artifacts import prepare_builtin_weights
+        prepare_builtin_weights(cfg)  # e.g. the built-in CLIP the bank starts from
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # init='random' says so; known here
             model.init_weights()

@@ -56,8 +56,9 @@ def test_load_from_a_stock_checkpoint_reports_new_keys_and_keeps_the_bank_init(c
     stock = tmp_path / 'stock' / 'epoch_1.pth'
     embeddings = torch.nn.functional.normalize(torch.randn(len(SHAPES_CLASSES), 512), dim=-1)
     emb_file = str(tmp_path / 'shapes_text.pth')
-    save_embedding_file(emb_file, embeddings, embedding_file_metadata(
-        SHAPES_CLASSES, 'ViT-B-32', 'openai', ['a photo of a {}.'], None, 512))
+    save_embedding_file(emb_file, embeddings, embedding_file_metadata(  # as the config's CLIP
+        SHAPES_CLASSES, 'mmclipjoint-shapes-clip', 'data/pretrained/mmclipjoint-shapes-clip.pt',
+        ['a photo of a {}.'], None, 512))
     out = train(cwd, JOINT_CONFIG, tmp_path / 'joint', 1, options=[
         f'load_from={stock}', 'model.roi_head.bbox_head.contrastive_branch.text_bank.init=file',
         f'model.roi_head.bbox_head.contrastive_branch.text_bank.embedding_file={emb_file}',

@@ -47,13 +47,15 @@ def build_detector(config_path, cfg_options=None):
 
     from mmengine.config import Config
 
+    from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
     from mmdet.registry import MODELS
     cfg = Config.fromfile(config_path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    prepare_builtin_weights(cfg, logger=lambda *_: None)
     model = MODELS.build(cfg.model)
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # the demo bank's init='random' warning
+        warnings.simplefilter('ignore')  # a random-text ablation's init='random' warning
         model.init_weights()
     return model
 
@@ -200,7 +202,9 @@ def build_runner(cwd, tmp_path, monkeypatch, config=JOINT_CONFIG, **changes):
     # mmengine keeps one visualizer per name in a process: give each runner its own.
     cfg.visualizer.name = f'visualizer_{tmp_path.name}'
     from mmclipjoint.datasets import prepare_builtin_dataset
+    from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
     prepare_builtin_dataset(cfg, logger=lambda *_: None)
+    prepare_builtin_weights(cfg, logger=lambda *_: None)
     return Runner.from_cfg(cfg)
 
 

@@ -21,6 +21,13 @@ shapes_metainfo = dict(
     palette=[(220, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 30),
              (150, 60, 200), (240, 130, 30)])
 shapes_image_scale = (160, 160)
+# The built-in CLIP (mmclipjoint/pretraining/clip.py), which stands in for CLIP ViT-B/32
+# here: the text bank's `clip` field of the joint shapes configs. Its weights file is
+# unpacked from pretrained/ on first use by the tools that take a config, when the config
+# lists it in `builtin_weights = [shapes_clip_weights]`.
+shapes_clip_weights = 'data/pretrained/mmclipjoint-shapes-clip.pt'
+shapes_clip = dict(model='mmclipjoint-shapes-clip', pretrained=shapes_clip_weights,
+                   templates=['a photo of a {}.'])
 
 shapes_train_pipeline = [
     dict(type='LoadImageFromFile'),

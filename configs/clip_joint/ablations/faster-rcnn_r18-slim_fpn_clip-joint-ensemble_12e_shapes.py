@@ -1,5 +1,6 @@
-# Ablation: CLIP initialisation from CLIP's 7-template prompt ensemble, averaged per
-# class (needs CLIP weights, as the clip-init ablation).
+# Ablation: the class embeddings from a prompt ensemble (each class's prompts encoded by
+# the built-in CLIP, averaged) instead of the one prompt "a photo of a {class}.": the
+# sizes and textures its captions name.
 _base_ = '../faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'
 
 model = dict(
@@ -7,9 +8,7 @@ model = dict(
         bbox_head=dict(
             contrastive_branch=dict(
                 text_bank=dict(
-                    init='clip',
                     clip=dict(templates=[
-                        'itap of a {}.', 'a bad photo of the {}.', 'a origami {}.',
-                        'a photo of the large {}.', 'a {} in a video game.',
-                        'art of the {}.', 'a photo of the small {}.'
+                        'a photo of a {}.', 'a photo of a small {}.', 'a photo of a large {}.',
+                        'a photo of a plain {}.', 'a photo of a striped {}.'
                     ]))))))
