@@ -9,7 +9,7 @@
 #
 # The class embeddings start from the built-in CLIP's text encoder ("a photo of a
 # {class}."), the stand-in for CLIP ViT-B/32 (_base_/datasets/shapes_parts.py);
-# ./ablations/*_random-text_* start them at random, *_vit-b32-text_* from ViT-B/32.
+# ./ablations/*-random-text_* start them at random, *-vit-b32-text_* from ViT-B/32.
 _base_ = '../faster_rcnn/faster-rcnn_r18-slim_fpn_12e_shapes.py'
 
 model = dict(

@@ -1,7 +1,7 @@
 # CLIP-Joint-Detect on rtmdet-tiny for the built-in shapes dataset: differs from
 # ../rtmdet/rtmdet_tiny_12e_shapes.py in bbox_head only.
 # The class embeddings start from the built-in CLIP's text encoder ("a photo of a
-# {class}."; _base_/datasets/shapes_parts.py); ./ablations/*_random-text_* start them
+# {class}."; _base_/datasets/shapes_parts.py); ./ablations/*-random-text_* start them
 # at random.
 _base_ = '../rtmdet/rtmdet_tiny_12e_shapes.py'
 

@@ -1,7 +1,7 @@
 # CLIP-Joint-Detect on YOLO11n for the built-in shapes dataset: differs from
 # ../yolo11/yolo11_n_24e_shapes.py in bbox_head only.
 # The class embeddings start from the built-in CLIP's text encoder ("a photo of a
-# {class}."; _base_/datasets/shapes_parts.py); ./ablations/*_random-text_* start them
+# {class}."; _base_/datasets/shapes_parts.py); ./ablations/*-random-text_* start them
 # at random.
 _base_ = '../yolo11/yolo11_n_24e_shapes.py'
 
