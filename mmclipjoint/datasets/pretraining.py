@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from ..utils.files import atomic_write
-from .shapes import (EXTRA_SHAPES, SHAPES_CLASSES, ShapesParams, _exclusive, render_scene,
-                     render_split_image, split_labels)
+from .shapes import (EXTRA_SHAPES, SHAPES_CLASSES, ShapesParams, _exclusive, check_params,
+                     render_scene, render_split_image, split_labels)
 
 PRETRAINING_SHAPES = SHAPES_CLASSES + EXTRA_SHAPES
 # Named colours and their hues (degrees); an object's hue is jittered by at most
@@ -60,9 +60,8 @@ class PretrainingParams:
     seed: int = 7
 
     def __post_init__(self):
-        if self.num_scenes < 1 or self.crop_size < 16 or self.min_objects < 1 \
-                or self.max_objects < self.min_objects:
-            raise ValueError(f'PretrainingParams: invalid parameters {asdict(self)}')
+        check_params(self, [(self.num_scenes >= 1, 'num_scenes must be >= 1'),
+                            (self.crop_size >= 16, 'crop_size must be >= 16')])
 
 
 def nearest_colour(hue: float) -> int:
@@ -82,11 +81,6 @@ def crop_object(image: np.ndarray, box: Sequence[float], size: int) -> np.ndarra
     return np.asarray(crop.resize((size, size), Image.BILINEAR))
 
 
-def _stripes(texture: int):
-    lo, hi = _STRIPES[TEXTURES[texture]]
-    return lo, hi
-
-
 def render_pretraining_scene(index: int, p: PretrainingParams):
     """Scene ``index`` of the split: (image, boxes, (N, 4) attributes) with the attribute
     columns :data:`ATTRIBUTES` as indices into the name tuples."""
@@ -98,7 +92,7 @@ def render_pretraining_scene(index: int, p: PretrainingParams):
 
     def colour_fn(colour, texture):
         return lambda r: (COLOUR_HUES[colour] + r.uniform(-COLOUR_JITTER, COLOUR_JITTER),
-                          *_stripes(texture))
+                          *_STRIPES[TEXTURES[texture]])
 
     image, boxes, drawn = render_scene(rng, [PRETRAINING_SHAPES[s] for s in shapes],
                                        [colour_fn(c, t) for c, t in zip(colours, textures)],

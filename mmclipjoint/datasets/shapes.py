@@ -60,6 +60,22 @@ SHAPES_PALETTE = [(220, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 30),
 _SPLITS = ('train', 'val', 'test')
 
 
+def check_params(params, checks) -> None:
+    """Raise a ValueError naming the parameters' class, the first failed check and the
+    values, for the scene fields every generated split has (``image_size``,
+    ``min_objects`` / ``max_objects``, ``min_object_size`` / ``max_object_size``) and
+    then ``checks``, a list of ``(ok, message)``."""
+    scene = [
+        (params.image_size >= 32, 'image_size must be >= 32'),
+        (1 <= params.min_objects <= params.max_objects, 'need 1 <= min_objects <= max_objects'),
+        (0 < params.min_object_size <= params.max_object_size <= 0.9,
+         'need 0 < min_object_size <= max_object_size <= 0.9'),
+    ]
+    for ok, message in scene + list(checks):
+        if not ok:
+            raise ValueError(f'{type(params).__name__}: {message} (got {params})')
+
+
 @dataclass(frozen=True)
 class ShapesParams:
     """Parameters of a generated shapes dataset (all of them shape the files)."""
@@ -77,21 +93,13 @@ class ShapesParams:
     seed: int = 0
 
     def __post_init__(self):
-        checks = [
-            (self.image_size >= 32, 'image_size must be >= 32'),
+        check_params(self, [
             (min(self.num_train, self.num_val, self.num_test) >= 1,
              'num_train, num_val and num_test must be >= 1'),
-            (1 <= self.min_objects <= self.max_objects,
-             'need 1 <= min_objects <= max_objects'),
-            (0 < self.min_object_size <= self.max_object_size <= 0.9,
-             'need 0 < min_object_size <= max_object_size <= 0.9'),
             (self.imbalance_ratio >= 1.0,
              'imbalance_ratio is most/least frequent class, so it must be >= 1.0'),
             (0.0 <= self.label_noise <= 1.0, 'label_noise is a fraction in [0, 1]'),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f'ShapesParams: {message} (got {self})')
+        ])
 
     @classmethod
     def from_dict(cls, cfg: dict) -> 'ShapesParams':

@@ -89,6 +89,18 @@ class CaptionedObjects(Dataset):
                     caption=caption(self.attributes[item], rng, self.caption_drop))
 
 
+def clip_mean_std(clip_model):
+    """(1, 3, 1, 1) mean and std an open_clip model's images are normalised with."""
+    cfg = clip_model.visual.preprocess_cfg
+    return (torch.tensor(cfg['mean']).view(1, 3, 1, 1),
+            torch.tensor(cfg['std']).view(1, 3, 1, 1))
+
+
+def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, H, W) images as an open_clip model reads them."""
+    return (images.float() / 255.0 - mean) / std
+
+
 @MODELS.register_module()
 class OpenClipModel(BaseModel):
     """An open_clip model (by registered name) trained with open_clip's ``ClipLoss``.
@@ -108,52 +120,52 @@ class OpenClipModel(BaseModel):
         self.clip.visual.to(memory_format=torch.channels_last)
         self.tokenizer = open_clip.get_tokenizer(model_name)
         self.loss = open_clip.ClipLoss()
-        cfg = self.clip.visual.preprocess_cfg
-        self.register_buffer('mean', torch.tensor(cfg['mean']).view(1, 3, 1, 1), False)
-        self.register_buffer('std', torch.tensor(cfg['std']).view(1, 3, 1, 1), False)
-
-    def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float() / 255.0 - self.mean) / self.std
+        mean, std = clip_mean_std(self.clip)
+        self.register_buffer('mean', mean, False)
+        self.register_buffer('std', std, False)
 
     def forward(self, inputs: List[torch.Tensor], caption: Optional[List[str]] = None,
                 mode: str = 'loss'):
         """``mode='loss'``: open_clip's ``ClipLoss`` of the crops against their captions;
         otherwise the crops' normalised image embeddings."""
-        images = self.normalise(torch.stack(list(inputs)).to(self.mean.device))
+        images = normalise(torch.stack(list(inputs)).to(self.mean.device), self.mean, self.std)
         images = images.contiguous(memory_format=torch.channels_last)
         if mode != 'loss':
             return self.clip.encode_image(images, normalize=True)
         with torch.no_grad():
             self.clip.logit_scale.clamp_(0, np.log(100))
         tokens = self.tokenizer(list(caption)).to(images.device)
-        image_features, text_features, logit_scale = self.clip(images, tokens)
-        return dict(loss_clip=self.loss(image_features, text_features, logit_scale))
+        image_embeds, text_embeds, logit_scale = self.clip(images, tokens)
+        return dict(loss_clip=self.loss(image_embeds, text_embeds, logit_scale))
 
 
 @torch.no_grad()
-def zero_shot_accuracy(clip_model, crops: np.ndarray, labels: np.ndarray,
+def image_features(clip_model, crops: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+    """Normalised image embeddings (N, D) of uint8 (N, H, W, 3) crops."""
+    clip_model.eval()
+    mean, std = clip_mean_std(clip_model)
+    features = []
+    for start in range(0, len(crops), batch_size):
+        images = torch.from_numpy(crops[start:start + batch_size]).permute(0, 3, 1, 2)
+        features.append(clip_model.encode_image(normalise(images, mean, std), normalize=True))
+    return torch.cat(features)
+
+
+@torch.no_grad()
+def zero_shot_accuracy(clip_model, features: torch.Tensor, labels: np.ndarray,
                        classnames: Sequence[str],
-                       templates: Sequence[str] = ('a photo of a {}.', ),
-                       batch_size: int = 512) -> float:
+                       templates: Sequence[str] = ('a photo of a {}.', )) -> float:
     """Top-1 accuracy of open_clip's zero-shot procedure (``build_zero_shot_classifier``:
-    prompts from ``templates``, encoded, averaged per class) on uint8 (N, H, W, 3) crops."""
+    prompts from ``templates``, encoded, averaged per class) on the images whose
+    :func:`image_features` are ``features``."""
     import open_clip
     from open_clip.zero_shot_classifier import build_zero_shot_classifier
     clip_model.eval()
     tokenizer = open_clip.get_tokenizer(getattr(clip_model, 'model_name', BUILTIN_CLIP_MODEL))
     classifier = build_zero_shot_classifier(clip_model, tokenizer, classnames,
                                             [t.format for t in templates])
-    cfg = clip_model.visual.preprocess_cfg
-    mean = torch.tensor(cfg['mean']).view(1, 3, 1, 1)
-    std = torch.tensor(cfg['std']).view(1, 3, 1, 1)
-    correct = 0
-    for start in range(0, len(crops), batch_size):
-        images = torch.from_numpy(crops[start:start + batch_size]).permute(0, 3, 1, 2)
-        images = (images.float() / 255.0 - mean) / std
-        features = clip_model.encode_image(images, normalize=True)
-        predicted = (features @ classifier).argmax(1).numpy()
-        correct += int((predicted == labels[start:start + batch_size]).sum())
-    return correct / len(crops)
+    predicted = (features @ classifier).argmax(1).numpy()
+    return float((predicted == labels).mean())
 
 
 def colour_templates() -> List[str]:
@@ -219,11 +231,12 @@ def evaluate_builtin_clip(clip_model, data_root: Optional[str] = None, split: st
     size = crop_size or clip_model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
     crops, labels, colours = detection_split_objects(data_root, split, size)
+    features = image_features(clip_model, crops)  # once, for both zero-shot tasks
     return dict(
         split=split,
         objects=int(len(labels)),
-        class_top1=zero_shot_accuracy(clip_model, crops, labels, SHAPES_CLASSES),
-        colour_top1=zero_shot_accuracy(clip_model, crops, colours, NAMED_COLOURS,
+        class_top1=zero_shot_accuracy(clip_model, features, labels, SHAPES_CLASSES),
+        colour_top1=zero_shot_accuracy(clip_model, features, colours, NAMED_COLOURS,
                                        colour_templates()),
         class_chance=1 / len(SHAPES_CLASSES),
         colour_chance=float(np.bincount(colours).max() / len(colours)))

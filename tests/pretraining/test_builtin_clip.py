@@ -274,3 +274,14 @@ def test_encoding_leaves_the_global_random_state_alone(builtin_clip_weights):
     before = torch.get_rng_state()
     encode_class_names(SHAPES_CLASSES, BUILTIN_CLIP_MODEL, builtin_clip_weights)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('crop_size', 8, 'crop_size must be >= 16'),
+    ('num_scenes', 0, 'num_scenes must be >= 1'),
+    ('max_objects', 1, 'need 1 <= min_objects <= max_objects'),
+    ('max_object_size', 0.95, 'need 0 < min_object_size <= max_object_size <= 0.9'),
+])
+def test_pretraining_params_refuse_bad_values_naming_the_rule(field, value, message):
+    with pytest.raises(ValueError, match=f'PretrainingParams: {message}'):
+        PretrainingParams(**{field: value})

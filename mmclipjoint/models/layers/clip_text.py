@@ -85,13 +85,14 @@ def encode_class_names(class_names: Sequence[str], model: str = 'ViT-B-32',
         if template.count('{}') != 1:
             raise ValueError(f"prompt template '{template}' must contain exactly one '{{}}'")
     register_builtin_clip()
-    if model == BUILTIN_CLIP_MODEL and not (pretrained and osp.isfile(osp.expanduser(pretrained))):
+    local = bool(pretrained) and osp.isfile(osp.expanduser(pretrained))
+    if model == BUILTIN_CLIP_MODEL and not local:
         raise FileNotFoundError(
             f'clip.pretrained of the built-in CLIP {model!r} must be its weights file, and '
             f'{pretrained!r} is not a file; fix: list the file in the config\'s '
             f"builtin_weights (tools/train.py makes it on first use), or build it with "
             f'python tools/train_builtin_clip.py')
-    if pretrained and osp.isfile(osp.expanduser(pretrained)):
+    if local:
         pretrained = osp.expanduser(pretrained)
     # Creating the model draws its random initialisation (then overwritten by the weights)
     # from the global generator: fork it, so that a run draws the same random numbers
