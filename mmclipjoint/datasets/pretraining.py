@@ -127,6 +127,14 @@ def render_pretraining_objects(p: PretrainingParams,
             np.concatenate([attrs for _, attrs in parts]))
 
 
+def object_scenes(p: PretrainingParams) -> np.ndarray:
+    """The scene index of every object of :func:`render_pretraining_objects`, in its
+    order (each scene's object count is the first draw of its stream)."""
+    counts = [int(np.random.default_rng([p.seed, _STREAM, index]).integers(
+        p.min_objects, p.max_objects + 1)) for index in range(p.num_scenes)]
+    return np.repeat(np.arange(p.num_scenes), counts)
+
+
 def caption(attributes: Sequence[int], rng: np.random.Generator, drop: float = 0.5) -> str:
     """"a photo of a {size} {colour} {texture} {shape}.", each of the first three words
     left out with probability ``drop`` (so captions naming the shape alone occur too)."""

@@ -36,9 +36,26 @@ def _build_clip(path: str) -> None:
     build_builtin_clip(out_dir=osp.dirname(path) or '.')
 
 
+def _build_backbone(path: str) -> None:
+    from .backbones import build_builtin_backbone
+    build_builtin_backbone(osp.basename(path), out_dir=osp.dirname(path) or '.')
+
+
+def _save_backbone(state_dict: Dict[str, torch.Tensor], path: str) -> None:
+    from .backbones import save_backbone_weights
+    save_backbone_weights(state_dict, path)
+
+
+# The pretrained backbones: backbones.BACKBONE_CONFIGS (kept in step; tested), listed
+# here without importing mmpretrain, which only a build needs.
+_BACKBONES = ('r18-slim_shapes-crops.pth', 'cspdarknet-tiny_shapes-crops.pth',
+              'cspnext-tiny_shapes-crops.pth', 'yolo11n_shapes-crops.pth')
+
 ARTIFACTS: Dict[str, Artifact] = {
     'mmclipjoint-shapes-clip.pt': Artifact('mmclipjoint-shapes-clip.packed.pt', _build_clip,
                                            _save_open_clip),
+    **{name: Artifact(name.replace('.pth', '.packed.pt'), _build_backbone, _save_backbone)
+       for name in _BACKBONES},
 }
 
 
