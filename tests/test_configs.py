@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 from joint_testing import REPO
 from mmclipjoint.utils.branches import contrastive_branches
@@ -31,6 +32,12 @@ def without_downloads(cfg):
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(c, REPO) for c in CONFIGS])
 def test_config_builds_its_model_with_the_safety_hooks(path):
     cfg = Config.fromfile(path)
+    if cfg.get('default_scope') == 'mmpretrain':  # a backbone's classification pretraining
+        from mmpretrain.registry import MODELS as CLASSIFIERS
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            model = CLASSIFIERS.build(cfg.model)
+        assert model.backbone.__class__.__module__.startswith(('mmdet.', 'mmclipjoint.'))
+        return
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         model = MODELS.build(without_downloads(cfg))
@@ -113,6 +120,8 @@ def test_joint_shapes_configs_start_from_the_builtin_clip_and_random_is_an_ablat
     from mmclipjoint.utils.families import BUILTIN_FAMILIES
     joints = [joint for _, joint in BUILTIN_FAMILIES.values()]
     joints.append('configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py')
+    joints += glob.glob('configs/clip_joint/*crops-pre*_shapes.py', root_dir=REPO)
+    assert len(joints) == 9
     for joint in joints:
         cfg = Config.fromfile(osp.join(REPO, joint))
         (_, head), = joint_heads(cfg.model)
@@ -133,16 +142,20 @@ def test_joint_shapes_configs_start_from_the_builtin_clip_and_random_is_an_ablat
 def test_main_joint_model_starts_from_the_builtin_clip_without_random_warning(
         tmp_path, monkeypatch):
     """What `make demo` builds: the bank's initial embeddings are the built-in CLIP's
-    encoding of "a photo of a {class}.", and no random-start warning is given."""
+    encoding of "a photo of a {class}.", no random-start warning is given, and the
+    backbone is the built-in pretrained one."""
     import torch
 
     from mmclipjoint.models.layers.clip_text import BUILTIN_CLIP_MODEL, encode_class_names
     from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
     from mmclipjoint.utils.branches import text_banks
     monkeypatch.chdir(tmp_path)  # the weights are unpacked under the working directory
-    cfg = Config.fromfile(
-        osp.join(REPO, 'configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py'))
-    assert prepare_builtin_weights(cfg) == ['data/pretrained/mmclipjoint-shapes-clip.pt']
+    main_joint = 'clip_joint/faster-rcnn_r18-slim-crops-pre_fpn_clip-joint_8e_shapes.py'
+    with open(osp.join(REPO, 'tools/demo.py')) as f:
+        assert f"'{main_joint}')]" in f.read()  # the demo's second config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', main_joint))
+    assert prepare_builtin_weights(cfg) == ['data/pretrained/mmclipjoint-shapes-clip.pt',
+                                            'data/pretrained/r18-slim_shapes-crops.pth']
     model = MODELS.build(cfg.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
@@ -152,3 +165,6 @@ def test_main_joint_model_starts_from_the_builtin_clip_without_random_warning(
     expected = encode_class_names(bank.class_names, BUILTIN_CLIP_MODEL,
                                   'data/pretrained/mmclipjoint-shapes-clip.pt')
     torch.testing.assert_close(bank.embeddings.data, expected, rtol=0, atol=1e-6)
+    pretrained = torch.load('data/pretrained/r18-slim_shapes-crops.pth', weights_only=True)
+    torch.testing.assert_close(model.backbone.layer4[1].conv2.weight,
+                               pretrained['state_dict']['backbone.layer4.1.conv2.weight'])

@@ -162,6 +162,7 @@ def build_builtin_backbone(name: str, out_dir: str = 'data/pretrained',
     Returns:
         dict: the figures (top-1 on both, crops, epochs, training minutes), the file name.
     """
+    from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
 
     from .packing import pack_weights, save_packed, unpack_weights
@@ -175,19 +176,22 @@ def build_builtin_backbone(name: str, out_dir: str = 'data/pretrained',
     # measured once below (test split = the validation crops), on the weights as
     # shipped; not also on the float32 weights at the last epoch
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    runner = Runner.from_cfg(cfg)
-    start = time.time()
-    runner.train()
-    minutes = (time.time() - start) / 60
-    packed = pack_weights(runner.model.state_dict())
-    rounded = unpack_weights(packed)
-    runner.model.load_state_dict(rounded)
-    metrics = runner.test()
-    test = evaluate_builtin_backbone(runner.model, eval_data_root)
+    # The Runner makes its scope (mmpretrain) the current default scope; restored after,
+    # so that a detector built next (a first use inside tools/train.py) finds mmdet's.
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        runner = Runner.from_cfg(cfg)
+        start = time.time()
+        runner.train()
+        minutes = (time.time() - start) / 60
+        packed = pack_weights(runner.model.state_dict())
+        rounded = unpack_weights(packed)
+        runner.model.load_state_dict(rounded)
+        metrics = runner.test()
+        test = evaluate_builtin_backbone(runner.model, eval_data_root)
+        val_crops = len(runner.test_dataloader.dataset)
     result = dict(weights=name, config=osp.relpath(osp.join(REPO_ROOT, config), REPO_ROOT),
                   epochs=cfg.train_cfg.max_epochs, train_minutes=minutes,
-                  top1=float(metrics['accuracy/top1']) / 100,
-                  val_crops=len(runner.test_dataloader.dataset),
+                  top1=float(metrics['accuracy/top1']) / 100, val_crops=val_crops,
                   test_split_top1=test['top1'], test_split_objects=test['objects'])
     save_backbone_weights(rounded, osp.join(out_dir, name), meta=result)
     atomic_write(osp.join(out_dir, f'{stem}.json'),

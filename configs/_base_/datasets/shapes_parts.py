@@ -28,6 +28,15 @@ shapes_image_scale = (160, 160)
 shapes_clip_weights = 'data/pretrained/mmclipjoint-shapes-clip.pt'
 shapes_clip = dict(model='mmclipjoint-shapes-clip', pretrained=shapes_clip_weights,
                    templates=['a photo of a {}.'])
+# The built-in pretrained backbones (mmclipjoint/pretraining/backbones.py), which stand
+# in for ImageNet weights here: each family's backbone classified the pretraining split's
+# object crops. The *_crops-pre_* configs load them with
+# backbone.init_cfg=dict(type='Pretrained', checkpoint=<file>, prefix='backbone.') and
+# list the file in `builtin_weights` (unpacked from pretrained/, or built, on first use).
+shapes_pretrained_r18_slim = 'data/pretrained/r18-slim_shapes-crops.pth'
+shapes_pretrained_cspdarknet_tiny = 'data/pretrained/cspdarknet-tiny_shapes-crops.pth'
+shapes_pretrained_cspnext_tiny = 'data/pretrained/cspnext-tiny_shapes-crops.pth'
+shapes_pretrained_yolo11n = 'data/pretrained/yolo11n_shapes-crops.pth'
 
 shapes_train_pipeline = [
     dict(type='LoadImageFromFile'),
