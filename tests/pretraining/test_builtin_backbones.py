@@ -9,7 +9,6 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmclipjoint.datasets import ShapesParams, generate_shapes_dataset
 from mmclipjoint.datasets.pretraining import PRETRAINING_SHAPES, PretrainingParams
 from mmclipjoint.pretraining.artifacts import ARTIFACTS, PACKED_DIR, ensure_builtin_weights
 from mmclipjoint.pretraining.backbones import (BACKBONE_CONFIGS, PretrainingCrops,
@@ -36,15 +35,6 @@ JOINT_PRETRAINED_CONFIGS = {
 # The backbones with a packed copy in pretrained/ (the others are built on first use).
 SHIPPED = sorted(name for name in BACKBONE_CONFIGS
                  if osp.isfile(osp.join(PACKED_DIR, ARTIFACTS[name].packed)))
-
-
-@pytest.fixture(scope='module')
-def detection_root(tmp_path_factory):
-    from mmclipjoint.pretraining.clip import builtin_detection_params
-    _, params = builtin_detection_params()
-    root = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes_dataset(root, ShapesParams.from_dict(params), logger=lambda *a: None)
-    return root
 
 
 @pytest.fixture(scope='module')

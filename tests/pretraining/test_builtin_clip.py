@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmclipjoint.datasets import ShapesParams, generate_shapes_dataset
+from mmclipjoint.datasets import ShapesParams
 from mmclipjoint.datasets.pretraining import (NAMED_COLOURS, PRETRAINING_SHAPES, PretrainingParams,
                                               caption, detection_split_objects, nearest_colour,
                                               render_pretraining_scene)
@@ -30,15 +30,6 @@ def builtin_clip_weights(tmp_path_factory):
     return ensure_builtin_weights(
         str(tmp_path_factory.mktemp('weights') / 'mmclipjoint-shapes-clip.pt'),
         logger=lambda *a: None)
-
-
-@pytest.fixture(scope='module')
-def detection_root(tmp_path_factory):
-    from mmclipjoint.pretraining.clip import builtin_detection_params
-    _, params = builtin_detection_params()
-    root = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes_dataset(root, ShapesParams.from_dict(params), logger=lambda *a: None)
-    return root
 
 
 def test_pretraining_scenes_are_deterministic_and_not_detection_images(detection_root):
