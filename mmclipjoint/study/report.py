@@ -9,11 +9,22 @@ import numpy as np
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 
 
-def with_fused(rows: List[dict]) -> List[dict]:
-    """The rows, and for each run also evaluated with fused inference a row of the
-    variant ``<variant>+fused`` with those metrics."""
-    expanded = []
+def by_length(rows: List[dict]) -> List[dict]:
+    """The rows, a config trained at several lengths (a schedule sweep) shown as one
+    variant per length, ``<variant>@<epochs>e``; a config at one length as it is."""
+    lengths = defaultdict(set)
     for row in rows:
+        lengths[(row['family'], row['config'])].add(row.get('epochs'))
+    return [dict(row, variant=f"{row['variant']}@{row['epochs']}e",
+                 config=f"{row['config']}@{row['epochs']}e")
+            if len(lengths[(row['family'], row['config'])]) > 1 else row for row in rows]
+
+
+def with_fused(rows: List[dict]) -> List[dict]:
+    """The rows (:func:`by_length`), and for each run also evaluated with fused inference
+    a row of the variant ``<variant>+fused`` with those metrics."""
+    expanded = []
+    for row in by_length(rows):
         expanded.append(row)
         if 'test_fused' in row:
             expanded.append(dict(row, variant=f"{row['variant']}+fused",

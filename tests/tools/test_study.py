@@ -192,6 +192,20 @@ def test_report_gives_mean_and_std_over_seeds():
     assert markdown[3] == '| yolox | joint | 5 | 0.500 ± 0.000 (2) |'
 
 
+def test_a_config_swept_over_lengths_gives_a_cell_per_length():
+    rows = [dict(family='rtmdet', variant='stock', config='cfg', noise=0.0, imbalance=5.0,
+                 seed=0, epochs=epochs, test={m: value for m in study.METRICS},
+                 val={'bbox_mAP': value})
+            for epochs, value in ((12, 0.40), (24, 0.50), (36, 0.52))]
+    markdown = study.markdown_table(rows, split='val').splitlines()
+    assert markdown[2:] == ['| rtmdet | stock@12e | 5 | 0.400 ± 0.000 (1) |',
+                            '| rtmdet | stock@24e | 5 | 0.500 ± 0.000 (1) |',
+                            '| rtmdet | stock@36e | 5 | 0.520 ± 0.000 (1) |']
+    # one length: shown as before
+    assert study.markdown_table(rows[:1]).splitlines()[2] == \
+        '| rtmdet | stock | 5 | 0.400 ± 0.000 (1) |'
+
+
 def test_the_branch_is_found_for_fused_evaluation_in_every_family():
     expected = {'faster-rcnn': 'model.roi_head.bbox_head.contrastive_branch.inference=fused',
                 'yolox': 'model.bbox_head.contrastive_branch.inference=fused',
