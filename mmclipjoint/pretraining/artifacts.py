@@ -46,16 +46,22 @@ def _save_backbone(state_dict: Dict[str, torch.Tensor], path: str) -> None:
     save_backbone_weights(state_dict, path)
 
 
-# The pretrained backbones: backbones.BACKBONE_CONFIGS (kept in step; tested), listed
-# here without importing mmpretrain, which only a build needs.
-_BACKBONES = ('r18-slim_shapes-crops.pth', 'cspdarknet-tiny_shapes-crops.pth',
-              'cspnext-tiny_shapes-crops.pth', 'yolo11n_shapes-crops.pth')
+#: The built-in pretrained backbones: weights file name -> its classification config
+#: (mmclipjoint/pretraining/backbones.py builds them; kept here, where no mmpretrain
+#: import is needed). Detector configs load a file with ``backbone.init_cfg=dict(
+#: type='Pretrained', checkpoint='data/pretrained/<name>', prefix='backbone.')``.
+BACKBONE_CONFIGS: Dict[str, str] = {
+    'r18-slim_shapes-crops.pth': 'configs/pretraining/r18-slim_shapes-crops_cls.py',
+    'cspdarknet-tiny_shapes-crops.pth': 'configs/pretraining/cspdarknet-tiny_shapes-crops_cls.py',
+    'cspnext-tiny_shapes-crops.pth': 'configs/pretraining/cspnext-tiny_shapes-crops_cls.py',
+    'yolo11n_shapes-crops.pth': 'configs/pretraining/yolo11n_shapes-crops_cls.py',
+}
 
 ARTIFACTS: Dict[str, Artifact] = {
     'mmclipjoint-shapes-clip.pt': Artifact('mmclipjoint-shapes-clip.packed.pt', _build_clip,
                                            _save_open_clip),
     **{name: Artifact(name.replace('.pth', '.packed.pt'), _build_backbone, _save_backbone)
-       for name in _BACKBONES},
+       for name in BACKBONE_CONFIGS},
 }
 
 

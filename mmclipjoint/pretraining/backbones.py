@@ -22,6 +22,7 @@ from ..datasets.pretraining import (PRETRAINING_SHAPES, PretrainingParams, load_
                                     object_scenes)
 from ..utils.families import REPO_ROOT
 from ..utils.files import atomic_write
+from .artifacts import BACKBONE_CONFIGS
 
 
 @DATASETS.register_module()
@@ -56,16 +57,12 @@ class PretrainingCrops(BaseDataset):
                 for i in np.flatnonzero(keep)]
 
 
-#: The built-in pretrained backbones: weights file name -> its classification config.
-#: Detector configs load a file with ``backbone.init_cfg=dict(type='Pretrained',
-#: checkpoint='data/pretrained/<name>', prefix='backbone.')``.
-BACKBONE_CONFIGS: Dict[str, str] = {
-    'r18-slim_shapes-crops.pth': 'configs/pretraining/r18-slim_shapes-crops_cls.py',
-    'cspdarknet-tiny_shapes-crops.pth': 'configs/pretraining/cspdarknet-tiny_shapes-crops_cls.py',
-    'cspnext-tiny_shapes-crops.pth': 'configs/pretraining/cspnext-tiny_shapes-crops_cls.py',
-    'yolo11n_shapes-crops.pth': 'configs/pretraining/yolo11n_shapes-crops_cls.py',
-}
 BACKBONE_PREFIX = 'backbone.'
+
+
+def _config_path(config: str) -> str:
+    """A config path as given, or relative to the repository (BACKBONE_CONFIGS')."""
+    return config if osp.isabs(config) else osp.join(REPO_ROOT, config)
 
 
 def backbone_training_config(config: str, epochs: Optional[int] = None,
@@ -75,7 +72,7 @@ def backbone_training_config(config: str, epochs: Optional[int] = None,
     changed everywhere they appear (tests train a few iterations on a small split), and
     other ``options`` (``{'dotted.key': value}``) merged in."""
     from mmengine.config import Config
-    cfg = Config.fromfile(config if osp.isabs(config) else osp.join(REPO_ROOT, config))
+    cfg = Config.fromfile(_config_path(config))
     loaders = (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader)
     if epochs is not None:
         cfg.train_cfg.max_epochs = epochs
@@ -110,8 +107,7 @@ def build_classifier(name_or_config: str):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
-    config = BACKBONE_CONFIGS.get(name_or_config, name_or_config)
-    cfg = Config.fromfile(config if osp.isabs(config) else osp.join(REPO_ROOT, config))
+    cfg = Config.fromfile(_config_path(BACKBONE_CONFIGS.get(name_or_config, name_or_config)))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(cfg.model)
 
@@ -135,13 +131,8 @@ def evaluate_builtin_backbone(classifier, data_root: Optional[str] = None,
     """Top-1 of a pretrained classifier (ten outputs) on the object crops of a detection
     split, whose six classes are the first six of its outputs. The split is generated
     first if needed."""
-    from ..datasets import ShapesParams, generate_shapes_dataset
-    from ..datasets.pretraining import detection_split_objects
-    from .clip import builtin_detection_params
-    default_root, params = builtin_detection_params()
-    data_root = data_root or default_root
-    generate_shapes_dataset(data_root, ShapesParams.from_dict(params), logger=lambda *a: None)
-    crops, labels, _ = detection_split_objects(data_root, split, 64)
+    from .clip import builtin_split_objects
+    crops, labels, _ = builtin_split_objects(data_root, split, 64)
     return dict(split=split, objects=int(len(labels)),
                 top1=float((classify_crops(classifier, crops) == labels).mean()))
 

@@ -217,20 +217,28 @@ def builtin_detection_params():
     return spec.pop('root'), spec
 
 
+def builtin_split_objects(data_root: Optional[str] = None, split: str = 'test',
+                          size: int = 64):
+    """:func:`~mmclipjoint.datasets.pretraining.detection_split_objects` of the built-in
+    detection dataset (at ``data_root``, default its configs' root), generated first if
+    needed: where the stand-ins are measured."""
+    from ..datasets import ShapesParams, generate_shapes_dataset
+    from ..datasets.pretraining import detection_split_objects
+    default_root, params = builtin_detection_params()
+    data_root = data_root or default_root
+    generate_shapes_dataset(data_root, ShapesParams.from_dict(params), logger=lambda *a: None)
+    return detection_split_objects(data_root, split, size)
+
+
 def evaluate_builtin_clip(clip_model, data_root: Optional[str] = None, split: str = 'test',
                           crop_size: Optional[int] = None) -> dict:
     """Zero-shot top-1 of a built-in CLIP on the object crops of a detection split: over
     the six classes ("a photo of a {class}.") and over the eight named colours
     (:func:`colour_templates`). The split is generated first if needed."""
-    from ..datasets import ShapesParams, generate_shapes_dataset
-    from ..datasets.pretraining import detection_split_objects
     from ..datasets.shapes import SHAPES_CLASSES
-    default_root, params = builtin_detection_params()
-    data_root = data_root or default_root
-    generate_shapes_dataset(data_root, ShapesParams.from_dict(params), logger=lambda *a: None)
     size = crop_size or clip_model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
-    crops, labels, colours = detection_split_objects(data_root, split, size)
+    crops, labels, colours = builtin_split_objects(data_root, split, size)
     features = image_features(clip_model, crops)  # once, for both zero-shot tasks
     return dict(
         split=split,
