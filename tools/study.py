@@ -28,8 +28,13 @@ rows of another study's results file whose run is the same (the same config, cel
 epochs and overrides) instead of training them again: an options comparison shares its
 stock and joint runs with the main study.
 
-Prints mean ± std of the test mAP per cell (also as markdown tables of the test and the
-validation split in ``<out>/summary.md``, a column per noise rate) and writes
+``--noise-pairs circle:hexagon square:cross triangle:star`` makes the label noise pair
+flips between look-alike classes instead of symmetric (its own ``--out`` folder).
+
+Prints mean ± std of the test mAP per cell with its worst seed (also as markdown tables of
+the test and the validation split in ``<out>/summary.md``, a column per noise rate), and
+the collapse check: each joint cell's worst seed over its stock config's mean (same cell;
+collapsed below 0.8). Writes
 ``<out>/map_vs_noise.png`` (one line per config, error bars over seeds) and
 ``<out>/per_class_ap.png`` (stock vs joint per class, classes from the most to the least
 frequent in training).
@@ -53,6 +58,11 @@ def parse_args(argv=None):
                              'figures (e.g. faster-rcnn, to compare an option with that pair)')
     parser.add_argument('--noise', nargs='+', type=float, default=[0.0, 0.2, 0.4],
                         help='label-noise rates of the training split')
+    parser.add_argument('--noise-pairs', nargs='+', metavar='A:B',
+                        help='pair-flip label noise: each flipped label of class A becomes B '
+                             'and of B becomes A (e.g. circle:hexagon square:cross '
+                             'triangle:star; every class in a pair); default symmetric noise '
+                             '(to any other class). One kind of noise per --out folder')
     parser.add_argument('--imbalance', nargs='+', type=float, default=[5.0],
                         help='imbalance ratios (most / least frequent training class)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
@@ -74,6 +84,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def parse_pairs(items):
+    """``['circle:hexagon', ...]`` -> ``{'circle': 'hexagon', 'hexagon': 'circle', ...}``."""
+    if not items:
+        return None
+    pairs = {}
+    for item in items:
+        a, sep, b = item.partition(':')
+        if not sep or not a or not b or a == b or a in pairs or b in pairs:
+            raise SystemExit(f"study: --noise-pairs {item!r}: give pairs of two different "
+                             f"classes as A:B, each class in one pair (e.g. circle:hexagon)")
+        pairs[a], pairs[b] = b, a
+    return pairs
+
+
 def main(argv=None):
     args = parse_args(argv)
     out = osp.abspath(args.out)  # the runs' processes work from the repository root
@@ -83,7 +107,8 @@ def main(argv=None):
     else:
         runs = planned_runs(families=args.families, configs=args.configs, family=args.family,
                             noise=args.noise, imbalance=args.imbalance, seeds=args.seeds,
-                            epochs=args.epochs, cfg_options=args.cfg_options)
+                            epochs=args.epochs, cfg_options=args.cfg_options,
+                            noise_pairs=parse_pairs(args.noise_pairs))
         rows = run_study(runs, out, jobs=args.jobs, reuse=args.reuse)
     if rows:
         print(write_summaries(rows, out))

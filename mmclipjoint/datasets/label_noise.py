@@ -1,6 +1,7 @@
-"""The two formulas the built-in dataset's generator and the dataset wrappers share:
-which labels a symmetric noise flips and to what, and the geometric long tail."""
-from typing import Tuple
+"""The formulas the built-in dataset's generator and the dataset wrappers share: which
+labels a label noise flips and to what (symmetric, or pair flips between fixed
+confusable classes), and the geometric long tail."""
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,6 +26,28 @@ def symmetric_flips(labels: np.ndarray, rate: float, num_classes: int,
     """(indices flipped, their new labels) of a symmetric label noise at ``rate``."""
     chosen = choose_flips(len(labels), rate, rng)
     return chosen, other_classes(np.asarray(labels)[chosen], num_classes, rng)
+
+
+def pair_targets(classes: Sequence[str], pairs: Optional[Dict[str, str]],
+                 owner: str) -> np.ndarray:
+    """(C,) the class each class is flipped to by a pair noise: ``pairs`` maps a class
+    name to another class name; None maps each class to the next one (the last to the
+    first). ``owner`` names the field in the errors (e.g. ``NoisyLabelDataset.pairs``)."""
+    classes = list(classes)
+    if pairs is None:
+        return (np.arange(len(classes)) + 1) % len(classes)
+    unknown = sorted((set(pairs) | set(pairs.values())) - set(classes))
+    if unknown:
+        raise ValueError(f'{owner} names classes the dataset does not have: {unknown}; the '
+                         f'classes are {classes}')
+    targets = np.arange(len(classes))
+    for source, target in pairs.items():
+        targets[classes.index(source)] = classes.index(target)
+    if (targets == np.arange(len(classes))).any():
+        missing = [c for i, c in enumerate(classes) if targets[i] == i]
+        raise ValueError(f'{owner} must map every class to another one; missing or mapped '
+                         f'to itself: {missing}')
+    return targets
 
 
 def geometric_tail(rank, num_classes: int, ratio: float) -> np.ndarray:

@@ -19,8 +19,9 @@ Two knobs make it a test bed for robustness to the problems the paper targets:
   geometric long tail, the most frequent class ``imbalance_ratio`` times the
   least frequent one (1.0 = balanced).
 * ``label_noise``: that fraction of the training boxes gets its class flipped to
-  a uniformly drawn *other* class; the pixels keep the true class. ``meta.json``
-  lists every flip.
+  a uniformly drawn *other* class, or with ``label_noise_pairs`` (class name -> class
+  name) to its fixed confusable class (pair flips); the pixels keep the true class.
+  ``meta.json`` lists every flip.
 
 Everything is a pure function of the parameters (``seed`` included): the same
 parameters give byte-identical files.
@@ -40,7 +41,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .label_noise import geometric_tail, symmetric_flips
+from .label_noise import choose_flips, geometric_tail, pair_targets, symmetric_flips
 
 # Bumped whenever the rendering changes, so that stale data is regenerated.
 GENERATOR_VERSION = 1
@@ -91,6 +92,8 @@ class ShapesParams:
     label_noise: float = 0.0
     random_colour_fraction: float = 0.2
     seed: int = 0
+    # None: symmetric noise; {class: class}: each flipped label goes to its pair.
+    label_noise_pairs: Optional[Dict[str, str]] = None
 
     def __post_init__(self):
         check_params(self, [
@@ -100,6 +103,18 @@ class ShapesParams:
              'imbalance_ratio is most/least frequent class, so it must be >= 1.0'),
             (0.0 <= self.label_noise <= 1.0, 'label_noise is a fraction in [0, 1]'),
         ])
+        if self.label_noise_pairs is not None:
+            pairs = {str(k): str(v) for k, v in dict(self.label_noise_pairs).items()}
+            pair_targets(SHAPES_CLASSES, pairs, 'builtin_dataset.label_noise_pairs')
+            object.__setattr__(self, 'label_noise_pairs', pairs)
+
+    def record(self) -> dict:
+        """The parameters as ``meta.json`` stores them; ``label_noise_pairs`` only when
+        set, so that data generated before the field existed stays current."""
+        record = asdict(self)
+        if record['label_noise_pairs'] is None:
+            del record['label_noise_pairs']
+        return record
 
     @classmethod
     def from_dict(cls, cfg: dict) -> 'ShapesParams':
@@ -311,9 +326,15 @@ def split_labels(split: str, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _flip_labels(labels: np.ndarray, p: ShapesParams) -> Tuple[np.ndarray, np.ndarray]:
-    """Flip ``round(label_noise * N)`` labels to a different class; returns (labels, idx)."""
+    """Flip ``round(label_noise * N)`` labels to a different class (uniformly drawn, or
+    the pair of ``label_noise_pairs``); returns (labels, idx)."""
     rng = np.random.default_rng([p.seed, 99])
-    flipped, new_labels = symmetric_flips(labels, p.label_noise, len(SHAPES_CLASSES), rng)
+    if p.label_noise_pairs is None:
+        flipped, new_labels = symmetric_flips(labels, p.label_noise, len(SHAPES_CLASSES), rng)
+    else:
+        flipped = choose_flips(len(labels), p.label_noise, rng)
+        new_labels = pair_targets(SHAPES_CLASSES, p.label_noise_pairs,
+                                  'builtin_dataset.label_noise_pairs')[labels[flipped]]
     noisy = labels.copy()
     noisy[flipped] = new_labels
     return noisy, flipped
@@ -417,7 +438,7 @@ def generate_shapes_dataset(root: str, params: Optional[ShapesParams] = None,
 
 
 def _generate_unlocked(root: str, params: ShapesParams, force: bool, logger) -> dict:
-    wanted = dict(params=asdict(params), classes=list(SHAPES_CLASSES),
+    wanted = dict(params=params.record(), classes=list(SHAPES_CLASSES),
                   generator_version=GENERATOR_VERSION)
     meta = _read_meta(root)
     if not force and meta is not None and all(meta.get(k) == v for k, v in wanted.items()):

@@ -20,7 +20,7 @@ from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATASETS
 from ..utils.upstream import concat_source_index, repeat_source_index
-from .label_noise import choose_flips, geometric_tail, other_classes
+from .label_noise import choose_flips, geometric_tail, other_classes, pair_targets
 
 
 def _in_test_mode(dataset) -> bool:
@@ -171,23 +171,6 @@ class NoisyLabelDataset(TrainingAnnotationWrapper):
         self.rate, self.mode, self.pairs = rate, mode, pairs
         super().__init__(dataset, **kwargs)
 
-    def _pair_targets(self) -> np.ndarray:
-        classes = list(self.classes)
-        if self.pairs is None:
-            return (np.arange(len(classes)) + 1) % len(classes)
-        unknown = sorted((set(self.pairs) | set(self.pairs.values())) - set(classes))
-        if unknown:
-            raise ValueError(f'NoisyLabelDataset.pairs names classes the dataset does not '
-                             f'have: {unknown}; the classes are {classes}')
-        targets = np.arange(len(classes))
-        for source, target in self.pairs.items():
-            targets[classes.index(source)] = classes.index(target)
-        if (targets == np.arange(len(classes))).any():
-            missing = [c for i, c in enumerate(classes) if targets[i] == i]
-            raise ValueError(f'NoisyLabelDataset.pairs must map every class to another one; '
-                             f'missing or mapped to itself: {missing}')
-        return targets
-
     def compute_changes(self, infos, rng):
         boxes = [(index, j, inst['bbox_label']) for index, info in enumerate(infos)
                  for j, inst in enumerate(info['instances']) if not inst.get('ignore_flag', 0)]
@@ -198,7 +181,7 @@ class NoisyLabelDataset(TrainingAnnotationWrapper):
             new_labels = [int(label) for label in other_classes(
                 [boxes[k][2] for k in chosen], num_classes, rng)]
         else:
-            targets = self._pair_targets()
+            targets = pair_targets(self.classes, self.pairs, 'NoisyLabelDataset.pairs')
             new_labels = [int(targets[boxes[k][2]]) for k in chosen]
         flips = []
         for k, label in zip(chosen, new_labels):

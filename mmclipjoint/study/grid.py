@@ -28,13 +28,16 @@ def planned_runs(families: Iterable[str] = tuple(FAMILIES),
                  noise: Sequence[float] = (0.0, 0.2, 0.4),
                  imbalance: Sequence[float] = (5.0, ), seeds: Sequence[int] = (0, 1, 2),
                  epochs: Optional[int] = None,
-                 cfg_options: Sequence[str] = ()) -> List[dict]:
+                 cfg_options: Sequence[str] = (),
+                 noise_pairs: Optional[Dict[str, str]] = None) -> List[dict]:
     """The grid, one dict per run, in the order they are run (seed-major, so that a
     partial study already has every cell at its first seed).
 
     ``configs`` (shown under ``family``) replaces the stock/joint pairs of ``families``;
     ``cfg_options`` (``key=value`` items, as in tools/train.py) apply to every run and
-    give the runs ids of their own.
+    give the runs ids of their own. ``noise_pairs`` (class -> class) makes the label noise
+    pair flips (the dataset's ``label_noise_pairs``) instead of symmetric; the runs' ids
+    and data folders say ``pair`` after the rate.
     """
     if configs:
         named = [(osp.splitext(osp.basename(c))[0], family, c) for c in configs]
@@ -48,7 +51,8 @@ def planned_runs(families: Iterable[str] = tuple(FAMILIES),
                 for variant, name, path in named:
                     config = osp.splitext(osp.basename(path))[0]
                     run_epochs = epochs or FAMILY_EPOCHS.get(name, DEFAULT_EPOCHS)
-                    run_id = f'{config}_noise{rate:g}_imb{ratio:g}_seed{seed}_ep{run_epochs}'
+                    run_id = (f'{config}_noise{noise_tag(rate, noise_pairs)}_imb{ratio:g}'
+                              f'_seed{seed}_ep{run_epochs}')
                     if cfg_options:  # other overrides, another run
                         digest = hashlib.sha1(' '.join(cfg_options).encode()).hexdigest()
                         run_id += f'_options-{digest[:8]}'
@@ -56,7 +60,15 @@ def planned_runs(families: Iterable[str] = tuple(FAMILIES),
                                      config_path=osp.abspath(path), noise=rate,
                                      imbalance=ratio, seed=seed, epochs=run_epochs,
                                      cfg_options=list(cfg_options)))
+                    if noise_pairs:
+                        runs[-1]['noise_pairs'] = dict(noise_pairs)
     return runs
+
+
+def noise_tag(rate: float, pairs: Optional[Dict[str, str]] = None) -> str:
+    """The label noise of a run as its id and data folder name it: ``0.3``, or
+    ``0.3pair`` for pair flips."""
+    return f'{rate:g}pair' if pairs else f'{rate:g}'
 
 
 def scaled_schedulers(schedulers: List[dict], factor: float) -> List[dict]:
@@ -97,7 +109,8 @@ def run_config(run: dict, data_root: str) -> str:
     old_root = cfg.builtin_dataset.root
     fields: Dict[str, object] = dict(
         builtin_dataset=dict(cfg.builtin_dataset, root=data_root, label_noise=run['noise'],
-                             imbalance_ratio=run['imbalance']),
+                             imbalance_ratio=run['imbalance'],
+                             label_noise_pairs=run.get('noise_pairs')),
         randomness=dict(seed=run['seed']),
         train_cfg=dict(max_epochs=run['epochs'], val_interval=run['epochs']),
         param_scheduler=scaled_schedulers(cfg.param_scheduler,

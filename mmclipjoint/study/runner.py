@@ -14,7 +14,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .grid import REPO_ROOT, fused_option, run_config
+from .grid import REPO_ROOT, fused_option, noise_tag, run_config
+from .report import noise_mode
 from .results import load_results, reused_row, save_results
 
 
@@ -57,7 +58,8 @@ def prepare(run: dict, out: str) -> Tuple[str, str, str]:
     os.makedirs(run_dir, exist_ok=True)
     run['fused_option'] = fused_option(Config.fromfile(run['config_path']).model)
     # One data folder per (noise, imbalance): the runs of a cell share it.
-    data_root = osp.join(out, 'data', f"shapes_noise{run['noise']:g}_imb{run['imbalance']:g}/")
+    noise = noise_tag(run['noise'], run.get('noise_pairs'))
+    data_root = osp.join(out, 'data', f"shapes_noise{noise}_imb{run['imbalance']:g}/")
     config = osp.join(run_dir, 'config.py')
     with open(config, 'w') as f:
         f.write(run_config(run, data_root))
@@ -134,6 +136,7 @@ def run_study(runs: List[dict], out: str, jobs: int = 1,
     from tqdm import tqdm
     results_path = osp.join(out, 'results.json')
     rows = load_results(results_path)
+    noise_mode(rows + runs)  # one kind of label noise per results file, checked up front
     done = {row['id'] for row in rows}
     pending = [run for run in runs if run['id'] not in done]
     print(f'study: {len(done)} runs done in {results_path}, {len(pending)} to run')

@@ -138,7 +138,40 @@ def test_same_seed_same_files_and_reuse(tmp_path):
     assert not [n for n in os.listdir(tmp_path) if n.startswith('.shapes-')]
 
 
+LOOK_ALIKE = {'circle': 'hexagon', 'hexagon': 'circle', 'square': 'cross', 'cross': 'square',
+              'triangle': 'star', 'star': 'triangle'}
+
+
+def test_pair_flip_noise_sends_each_flipped_label_to_its_pair(tmp_path):
+    params = dict(image_size=64, num_train=30, num_val=2, num_test=2, seed=4, label_noise=0.3)
+    pair = generate_shapes_dataset(str(tmp_path / 'pair'),
+                                   ShapesParams(**params, label_noise_pairs=LOOK_ALIKE))
+    symmetric = generate_shapes_dataset(str(tmp_path / 'sym'), ShapesParams(**params))
+    assert pair['params']['label_noise_pairs'] == LOOK_ALIKE
+    assert 'label_noise_pairs' not in symmetric['params']  # as before the field existed
+    train = pair['train']
+    assert len(train['flipped_annotation_ids']) == round(0.3 * train['num_boxes'])
+    anns = {a['id']: a for a in json.load(open(
+        tmp_path / 'pair' / 'annotations/instances_train.json'))['annotations']}
+    noisy = [SHAPES_CLASSES[anns[i]['category_id'] - 1] for i in train['flipped_annotation_ids']]
+    assert noisy == [LOOK_ALIKE[t] for t in train['flipped_true_labels']]
+    # the same boxes are chosen; symmetric noise sends some elsewhere than the pair
+    assert train['flipped_annotation_ids'] == symmetric['train']['flipped_annotation_ids']
+    sym_anns = {a['id']: a for a in json.load(open(
+        tmp_path / 'sym' / 'annotations/instances_train.json'))['annotations']}
+    assert any(SHAPES_CLASSES[sym_anns[i]['category_id'] - 1] != LOOK_ALIKE[t] for i, t in
+               zip(train['flipped_annotation_ids'], train['flipped_true_labels']))
+    # the study's data folder of an older version (no field in meta.json) stays current
+    stamp = os.stat(tmp_path / 'sym' / 'meta.json').st_mtime_ns
+    generate_shapes_dataset(str(tmp_path / 'sym'), ShapesParams(**params))
+    assert os.stat(tmp_path / 'sym' / 'meta.json').st_mtime_ns == stamp
+
+
 def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match=r"label_noise_pairs names classes .*\['dog'\]"):
+        ShapesParams(label_noise_pairs={'circle': 'dog'})
+    with pytest.raises(ValueError, match=r"label_noise_pairs must map every class.*'star'"):
+        ShapesParams(label_noise_pairs={k: v for k, v in LOOK_ALIKE.items() if k != 'star'})
     with pytest.raises(ValueError, match='imbalance_ratio'):
         ShapesParams(imbalance_ratio=0.5)
     with pytest.raises(ValueError, match='label_noise'):

@@ -184,12 +184,81 @@ def test_report_gives_mean_and_std_over_seeds():
     table = study.report(rows).splitlines()
     (stock, ) = [line for line in table if ' stock ' in line]
     (joint, ) = [line for line in table if ' joint ' in line]
-    assert '0.350 ± 0.071 (2)' in stock  # sample std of 0.30 and 0.40
-    assert '0.500 ± 0.000 (2)' in joint
+    assert '0.350 ± 0.071 (2; worst 0.300)' in stock  # sample std of 0.30 and 0.40
+    assert '0.500 ± 0.000 (2; worst 0.500)' in joint
     markdown = study.markdown_table(rows).splitlines()
     assert markdown[0] == '| family | variant | imbalance | noise 0.2 |'
-    assert markdown[2] == '| yolox | stock | 5 | 0.350 ± 0.071 (2) |'
-    assert markdown[3] == '| yolox | joint | 5 | 0.500 ± 0.000 (2) |'
+    assert markdown[2] == '| yolox | stock | 5 | 0.350 ± 0.071 (2; worst 0.300) |'
+    assert markdown[3] == '| yolox | joint | 5 | 0.500 ± 0.000 (2; worst 0.500) |'
+
+
+def test_the_collapse_check_compares_each_joint_seed_with_its_own_stock_config():
+    def rows_of(config, variant, values, noise=0.4):
+        return [dict(family='rtmdet', variant=variant, config=config, noise=noise,
+                     imbalance=5.0, seed=s, test={m: v for m in study.METRICS},
+                     val={'bbox_mAP': v}) for s, v in enumerate(values)]
+    rows = (rows_of('rtmdet_tiny_12e_shapes', 'rtmdet_tiny_12e_shapes', (0.40, 0.50))
+            + rows_of('rtmdet_tiny_crops-pre_12e_shapes', 'rtmdet_tiny_crops-pre_12e_shapes',
+                      (0.60, 0.60))
+            # joint from scratch: one seed at 0.3 < 0.8 * 0.45 (its own stock's mean)
+            + rows_of('rtmdet_tiny_clip-joint_12e_shapes', 'rtmdet_tiny_clip-joint_12e_shapes',
+                      (0.30, 0.50))
+            # the pretrained joint config against the pretrained stock: 0.50 / 0.60 > 0.8
+            + rows_of('rtmdet_tiny_crops-pre_clip-joint-random-text_12e_shapes', 'random',
+                      (0.50, 0.55))
+            + rows_of('rtmdet_tiny_clip-joint_12e_shapes', 'no-stock', (0.1, ), noise=0.2))
+    assert study.stock_config_of('rtmdet_tiny_crops-pre_clip-joint_12e_shapes@24e+fused') == \
+        'rtmdet_tiny_crops-pre_12e_shapes@24e'
+    assert study.stock_config_of('rtmdet_tiny_12e_shapes') is None
+    checks = {c['variant']: c for c in study.collapse_check(rows)}
+    assert set(checks) == {'rtmdet_tiny_clip-joint_12e_shapes', 'random'}  # no stock at 0.2
+    scratch = checks['rtmdet_tiny_clip-joint_12e_shapes']
+    assert scratch['collapsed'] and scratch['worst'] == 0.30
+    assert scratch['stock_mean'] == pytest.approx(0.45)
+    assert scratch['ratio'] == pytest.approx(0.30 / 0.45)
+    assert not checks['random']['collapsed']
+    assert checks['random']['ratio'] == pytest.approx(0.50 / 0.60)
+    table = study.report(rows)
+    assert 'collapse check' in table and table.count('COLLAPSED') == 1
+
+
+def test_pair_flip_rows_get_their_own_ids_and_folders_and_do_not_mix(tmp_path):
+    pairs = {'circle': 'hexagon', 'hexagon': 'circle', 'square': 'cross', 'cross': 'square',
+             'triangle': 'star', 'star': 'triangle'}
+    (run, ) = study.planned_runs(families=['rtmdet'], noise=[0.3], seeds=[0], epochs=2,
+                                 noise_pairs=pairs)[:1]
+    (plain, ) = study.planned_runs(families=['rtmdet'], noise=[0.3], seeds=[0], epochs=2)[:1]
+    assert '_noise0.3pair_imb5_' in run['id'] and '_noise0.3_imb5_' in plain['id']
+    assert run['noise_pairs'] == pairs and 'noise_pairs' not in plain
+    run_dir, data_root, config = study.prepare(dict(run), str(tmp_path))
+    assert data_root.endswith('shapes_noise0.3pair_imb5/')
+    cfg = Config.fromfile(config)
+    assert cfg.builtin_dataset.label_noise_pairs == pairs
+    assert cfg.builtin_dataset.label_noise == 0.3
+    row = dict(family='rtmdet', variant='stock', config='c', noise=0.3, imbalance=5.0, seed=0,
+               test={m: 0.5 for m in study.METRICS}, val={'bbox_mAP': 0.5})
+    assert study.report([dict(row, noise_pairs=pairs)]).startswith(
+        'label noise: pair flips circle <-> hexagon, cross <-> square, star <-> triangle\n')
+    with pytest.raises(SystemExit, match='mix symmetric and pair-flip.*own --out folder'):
+        study.report([row, dict(row, noise_pairs=pairs, seed=1)])
+    # the study refuses to add pair-flip runs to a folder of symmetric ones before running
+    study.save_results(str(tmp_path / 'results.json'), [dict(row, id='old')])
+    with pytest.raises(SystemExit, match='mix symmetric and pair-flip'):
+        study.run_study([run], str(tmp_path))
+
+
+def test_noise_pairs_on_the_command_line_are_both_ways_and_checked():
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    try:
+        import study as study_tool
+    finally:
+        sys.path.pop(0)
+    assert study_tool.parse_pairs(['circle:hexagon', 'square:cross']) == {
+        'circle': 'hexagon', 'hexagon': 'circle', 'square': 'cross', 'cross': 'square'}
+    assert study_tool.parse_pairs(None) is None
+    for bad in (['circle'], ['circle:circle'], ['circle:hexagon', 'circle:square']):
+        with pytest.raises(SystemExit, match='--noise-pairs .*A:B'):
+            study_tool.parse_pairs(bad)
 
 
 def test_a_config_swept_over_lengths_gives_a_cell_per_length():
