@@ -76,7 +76,17 @@ def test_faster_rcnn_default_is_the_studied_choice_and_the_paper_setting_stays()
     end_to_end = branches['-end-to-end']
     assert end_to_end.feature_grad_scale == 1.0 and end_to_end.inference == 'stock'
     for path in glob.glob(osp.join(REPO, 'configs/clip_joint/ablations/faster-rcnn_*.py')):
-        assert "clip-joint-end-to-end_12e_shapes.py'" in open(path).read(), path
+        parent = ("crops-pre_fpn_clip-joint-end-to-end_8e_shapes.py'" if 'crops-pre' in path
+                  else "clip-joint-end-to-end_12e_shapes.py'")
+        assert parent in open(path).read(), path
+    # the same two settings from the pretrained backbone: the main job's joint model
+    main, paper = (Config.fromfile(osp.join(
+        REPO, f'configs/clip_joint/faster-rcnn_r18-slim-crops-pre_fpn_clip-joint{n}_8e_shapes.py'))
+        for n in ('', '-end-to-end'))
+    branch = paper.model.roi_head.bbox_head.contrastive_branch
+    assert branch.get('feature_grad_scale', 1.0) == 1.0 and branch.inference == 'stock'
+    branch.update(feature_grad_scale=0.1, inference='fused')
+    assert main.model == paper.model
 
 
 def test_the_paper_setting_is_the_parent_and_the_default_changes_two_fields():
@@ -121,7 +131,7 @@ def test_joint_shapes_configs_start_from_the_builtin_clip_and_random_is_an_ablat
     joints = [joint for _, joint in BUILTIN_FAMILIES.values()]
     joints.append('configs/clip_joint/faster-rcnn_r18-slim_fpn_clip-joint_12e_shapes.py')
     joints += glob.glob('configs/clip_joint/*crops-pre*_shapes.py', root_dir=REPO)
-    assert len(joints) == 9
+    assert len(joints) == 10
     checked = []
     for joint in joints:
         cfg = Config.fromfile(osp.join(REPO, joint))
@@ -129,7 +139,10 @@ def test_joint_shapes_configs_start_from_the_builtin_clip_and_random_is_an_ablat
         bank = head.contrastive_branch.text_bank
         assert bank.init == 'clip' and bank.clip.model == BUILTIN_CLIP_MODEL, joint
         assert bank.clip.pretrained in cfg.builtin_weights, joint
-        if joint in joints[:4] or 'crops-pre' in joint:
+        # every family's end-to-end joint config has a random-text ablation (the main
+        # Faster R-CNN ones are an end-to-end config with two settings changed)
+        main = 'faster-rcnn' in joint and 'end-to-end' not in joint
+        if joint in joints[:4] or ('crops-pre' in joint and not main):
             name = osp.basename(joint).replace('clip-joint_', 'clip-joint-random-text_').replace(
                 'clip-joint-end-to-end_', 'clip-joint-random-text_')
             ablation = Config.fromfile(osp.join(REPO, 'configs/clip_joint/ablations', name))
