@@ -399,3 +399,29 @@ def test_the_committed_results_give_the_committed_tables_and_figures_byte_for_by
                  'per_class_ap.png'):
         with open(osp.join(committed, name), 'rb') as f, open(tmp_path / name, 'rb') as g:
             assert f.read() == g.read(), f'{folder}/{name} differs from what the study writes'
+
+
+STUDY_SCRIPTS = sorted(p for p in glob.glob(osp.join(REPO, 'studies', '*', 'run.sh'))
+                       if 'PY=${PY:-' in open(p).read())
+
+
+@pytest.mark.parametrize('script', STUDY_SCRIPTS)
+def test_every_study_script_names_configs_that_exist_and_valid_study_arguments(script):
+    """Each committed study script (those that run tools/study.py with $PY), run with
+    PY=echo: the command lines it would run parse, and every config they name exists."""
+    env = dict(os.environ, PY='echo')
+    out = subprocess.run(['bash', script], env=env, capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    lines = [line.split()[1:] for line in out.stdout.splitlines()
+             if line.startswith('tools/study.py')]
+    assert lines, out.stdout
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    try:
+        import study as study_tool
+    finally:
+        sys.path.pop(0)
+    for argv in lines:
+        args = study_tool.parse_args(argv)
+        study_tool.parse_pairs(args.noise_pairs)
+        for config in args.configs or []:
+            assert osp.isfile(osp.join(REPO, config)), config
