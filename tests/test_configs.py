@@ -187,3 +187,42 @@ def test_main_joint_model_starts_from_the_builtin_clip_without_random_warning(
     pretrained = torch.load('data/pretrained/r18-slim_shapes-crops.pth', weights_only=True)
     torch.testing.assert_close(model.backbone.layer4[1].conv2.weight,
                                pretrained['state_dict']['backbone.layer4.1.conv2.weight'])
+
+
+@pytest.mark.parametrize('config', [
+    'configs/rtmdet/rtmdet_tiny_12e_shapes.py',
+    'configs/clip_joint/rtmdet_tiny_crops-pre_clip-joint_12e_shapes.py',
+    'configs/rtmdet/rtmdet_tiny_sepbn-head_12e_shapes.py'])
+def test_rtmdet_shapes_head_normalises_each_image_by_itself(config):
+    """The built-in RTMDet-tiny configs' head has no BatchNorm: its outputs are the same in
+    training and in evaluation mode and do not depend on the other images of the batch
+    (docs/robustness_study.md: the stride-32 level's BatchNorm statistics made the head
+    fire on a few test images). The SepBN ablation, MMDetection's head, does not."""
+    import torch
+    cfg = Config.fromfile(osp.join(REPO, config))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        model = MODELS.build(without_downloads(cfg))
+    head = model.bbox_head
+    sepbn = 'sepbn' in config
+    norms = {type(conv.norm).__name__ for level in head.cls_convs + head.reg_convs
+             for conv in level}
+    if sepbn:
+        assert norms and norms <= {'BatchNorm2d', 'SyncBatchNorm'}, norms
+    else:
+        assert norms == {'GroupNorm'}, norms
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 96, s, s) for s in (20, 10, 5)]
+    model.eval()
+    with torch.no_grad():
+        eval_scores = head(feats)[0]
+        alone = head([f[:1] for f in feats])[0]
+        head.train()
+        branch = getattr(head, 'contrastive_branch', None)
+        train_scores = head(feats)[0]
+        if branch is not None:
+            branch.train()  # drop the training step's record
+    # (1e-6 apart: the same image convolved in batches of two sizes)
+    same = all(torch.allclose(a, b, atol=1e-5) and torch.allclose(a[:1], c, atol=1e-5)
+               for a, b, c in zip(eval_scores, train_scores, alone))
+    assert same != sepbn

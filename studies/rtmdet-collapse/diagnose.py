@@ -12,6 +12,7 @@ each test batch's statistics instead of their running ones; and the positives th
 assigner gives each level over 40 training batches. Written to
 ``<folder>/diagnosis.json`` (runs already there are not redone) and printed.
 """
+import argparse
 import glob
 import json
 import os.path as osp
@@ -21,7 +22,7 @@ import tempfile
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmdet.apis import init_detector
@@ -32,8 +33,20 @@ def checkpoint_of(run_dir: str) -> str:
     return sorted(glob.glob(osp.join(run_dir, 'epoch_*.pth')))[-1]
 
 
-def level_stats(run_dir: str, batch: int = 16) -> dict:
+def run_cfg(run_dir: str) -> Config:
+    """The run's config with the run's --cfg-options applied, as tools/train.py had it."""
     cfg = Config.fromfile(osp.join(run_dir, 'config.py'))
+    rows = json.load(open(osp.join(osp.dirname(osp.dirname(run_dir)), 'results.json')))
+    (row, ) = [r for r in rows if r['id'] == osp.basename(run_dir)]
+    if row['cfg_options']:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+        cfg.merge_from_dict(parser.parse_args(['--cfg-options', *row['cfg_options']]).cfg_options)
+    return cfg
+
+
+def level_stats(run_dir: str, batch: int = 16) -> dict:
+    cfg = run_cfg(run_dir)
     model = init_detector(cfg, checkpoint_of(run_dir), device='cpu')
     dataset = cfg.test_dataloader.dataset
     ann = json.load(open(osp.join(dataset.data_root, dataset.ann_file)))
@@ -65,7 +78,7 @@ def test_map(run_dir: str, change: str) -> float:
     """Test bbox mAP of the run's checkpoint: ``'none'`` as trained; ``'drop_top'``
     without the coarsest level's class scores; ``'batch_stats_top'`` with the head's
     coarsest-level normalisation in batch statistics."""
-    cfg = Config.fromfile(osp.join(run_dir, 'config.py'))
+    cfg = run_cfg(run_dir)
     cfg.load_from = checkpoint_of(run_dir)
     cfg.work_dir = tempfile.mkdtemp(prefix='diagnose-')
     runner = Runner.from_cfg(cfg)
@@ -90,7 +103,7 @@ def positives_per_level(run_dir: str, batches: int = 40) -> dict:
     """How the trained model's assigner spreads the positives over the levels: positive
     cells per level over the first ``batches`` training batches (no update made)."""
     from mmdet.models.dense_heads import RTMDetHead
-    cfg = Config.fromfile(osp.join(run_dir, 'config.py'))
+    cfg = run_cfg(run_dir)
     cfg.load_from = checkpoint_of(run_dir)
     cfg.work_dir = tempfile.mkdtemp(prefix='diagnose-')
     runner = Runner.from_cfg(cfg)
