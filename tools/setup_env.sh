@@ -22,6 +22,7 @@ verify() {
     "$VENV/bin/python" - <<'EOF'
 import mmcv, mmcv.ops, mmdet, mmengine, open_clip, torch, torchvision, mmclipjoint  # noqa: F401
 from mmcv.ops import nms  # a compiled op: fails when mmcv was built without its ext
+import mmdeploy, onnx, onnxruntime  # noqa: F401  (tools/export_onnx.py)
 EOF
 }
 
@@ -102,6 +103,8 @@ fi
 
 say "installing the rest of requirements.txt"
 pip_install -q -r requirements.txt
+say "installing mmdeploy 1.3.1 (--no-deps: its protobuf pin conflicts with onnx)"
+pip_install -q --no-deps "mmdeploy==1.3.1"
 say "installing mmclipjoint (editable)"
 pip_install -q --no-build-isolation --no-deps -e .
 

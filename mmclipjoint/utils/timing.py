@@ -1,0 +1,52 @@
+"""Timing two computations against each other on a noisy machine.
+
+The computations run in interleaved rounds (A B, B A, A B, ...), so that the machine's
+drift falls on both; each round gives one time per computation and one ratio, and the
+reported ratio is the median of the per-round ratios with a bootstrap interval over
+rounds. A computation timed against itself (a control) must read 1.00 within that
+interval; the interval's width is what the benchmark can resolve.
+"""
+import random
+import statistics
+import time
+from typing import Callable, Dict, List, Sequence
+
+
+def interleaved_rounds(calls: Dict[str, Callable[[], object]], rounds: int, repeats: int = 1,
+                       warmup: int = 2, sync: Callable[[], None] = lambda: None
+                       ) -> Dict[str, List[float]]:
+    """Seconds per call of each computation in each round (``repeats`` calls per round),
+    after ``warmup`` untimed calls of each; the order within a round alternates."""
+    names = list(calls)
+    for name in names:
+        for _ in range(warmup):
+            calls[name]()
+    sync()
+    times = {name: [] for name in names}
+    for index in range(rounds):
+        for name in (names if index % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                calls[name]()
+            sync()
+            times[name].append((time.perf_counter() - start) / repeats)
+    return times
+
+
+def ratio_with_interval(numerator: Sequence[float], denominator: Sequence[float],
+                        level: float = 0.95, resamples: int = 2000, seed: int = 0) -> Dict:
+    """Median of the per-round ratios, and its bootstrap interval (rounds resampled)."""
+    if len(numerator) != len(denominator) or not numerator:
+        raise ValueError('the two computations need the same, non-zero number of rounds')
+    ratios = [a / b for a, b in zip(numerator, denominator)]
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios)))
+                     for _ in range(resamples))
+    tail = (1 - level) / 2
+    return dict(ratio=statistics.median(ratios), low=medians[int(tail * resamples)],
+                high=medians[min(int((1 - tail) * resamples), resamples - 1)],
+                rounds=len(ratios))
+
+
+def format_ratio(result: Dict) -> str:
+    return f"{result['ratio']:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
