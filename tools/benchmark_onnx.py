@@ -17,7 +17,8 @@ run can resolve. Weights are the config's initialisation (seed 0) unless
 its share of the time, depends on them.
 
 ``--ultralytics``: YOLO11n with COCO's 80 classes at 640 px, Ultralytics' model
-(seed 0) converted to ours; our export (NMS in the graph; and ``--raw``) against
+(seed 0, every weight perturbed by N(0, 0.01) so that its outputs vary over the image)
+converted to ours; our export (NMS in the graph; and ``--raw``) against
 Ultralytics' ``export(format='onnx')`` (``nms=True``; and without NMS), their raw outputs
 compared first. Writes JSON and markdown with ``--out``.
 """
@@ -31,6 +32,7 @@ import warnings
 
 import numpy as np
 import torch
+from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
@@ -60,6 +62,8 @@ def parse_args(argv=None):
                         help='threads of both runtimes (default: torch\'s)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--out', help='write the results here (.json and .md)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='overrides of every family config (e.g. builtin_dataset.*)')
     return parser.parse_args(argv)
 
 
@@ -100,8 +104,8 @@ def bench_family(family, mode, args, checkpoints, workdir):
     from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
     config = family_configs(family, ROOT)[1]
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict(
-        {f"{HEAD.get(family, 'model.bbox_head')}.contrastive_branch.inference": mode})
+    cfg.merge_from_dict(dict(args.cfg_options, **{
+        f"{HEAD.get(family, 'model.bbox_head')}.contrastive_branch.inference": mode}))
     prepare_builtin_dataset(cfg, logger=lambda *_: None)
     prepare_builtin_weights(cfg, logger=lambda *_: None)
     checkpoint = checkpoints.get(family) or initial_checkpoint(
@@ -146,6 +150,12 @@ def ultralytics_models(size, workdir):
     from mmclipjoint.utils.ultralytics import convert_yolo11_state_dict
     torch.manual_seed(0)
     theirs = YOLO('yolo11n.yaml')
+    # Ultralytics' initialisation makes the head's outputs constant over the image; a
+    # small perturbation of every weight makes the raw outputs worth comparing. The class
+    # scores stay near Ultralytics' prior (about 1e-5): little reaches NMS in either graph.
+    with torch.no_grad():
+        for param in theirs.model.parameters():
+            param.add_(torch.randn_like(param) * 0.01)
     names = [theirs.model.names[i] for i in range(len(theirs.model.names))]
     checkpoint = osp.join(workdir, 'yolo11n_coco.pth')
     torch.save(dict(state_dict=convert_yolo11_state_dict(theirs.model.state_dict()),
@@ -158,8 +168,9 @@ def ultralytics_models(size, workdir):
         export_onnx(cfg, checkpoint, ours[raw], raw=raw, sample_size=size, config_name=config)
     exported = {}
     for nms in (True, False):
+        # NMS settings of our COCO config: score 0.001, IoU 0.7, 300 per image.
         path = theirs.export(format='onnx', imgsz=size, nms=nms, simplify=False,
-                             dynamic=False, verbose=False)
+                             dynamic=False, conf=0.001, iou=0.7, max_det=300, verbose=False)
         exported[nms] = osp.join(workdir, f'ultralytics{"" if nms else "-raw"}.onnx')
         os.replace(path, exported[nms])
     return ours[False], ours[True], exported[True], exported[False]

@@ -196,25 +196,26 @@ def test_raw_outputs_equal_pytorch(trained, tmp_path, family, inference):
 
 @FAMILIES
 def test_onnx_map_equals_pytorch_map(trained, tmp_path, family):
-    from mmclipjoint.deploy.evaluation import evaluate_onnx
     config, checkpoint, cwd = trained[family]
     path = tmp_path / 'model.onnx'
-    cfg, _ = export(trained, family, 'fused', path)
+    export(trained, family, 'fused', path)
     option = inference_option(family, 'fused')
     run_tool('test.py', config, checkpoint, '--work-dir', str(tmp_path / 'test'),
              '--cfg-options', *options(family, option), cwd=cwd)
     (log, ) = [osp.join(r, f) for r, _, fs in os.walk(tmp_path / 'test') for f in fs
                if f.endswith('.json') and 'vis_data' not in r]
     expected = json.loads(open(log).read().splitlines()[-1])
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        metrics = evaluate_onnx(cfg, str(path), split='test', batch_size=2)
-    finally:
-        os.chdir(old)
+    out = tmp_path / 'onnx_metrics.json'
+    printed = run_tool('test_onnx.py', config, str(path), '--split', 'test', '--batch-size', '2',
+                       '--checkpoint', checkpoint, '--out', str(out), '--cfg-options',
+                       *options(family, option), cwd=cwd)
+    metrics = json.loads(out.read_text())
     assert expected['coco/bbox_mAP'] > 0, 'an untrained fixture: the comparison is empty'
-    assert abs(metrics['coco/bbox_mAP'] - expected['coco/bbox_mAP']) <= 0.002
-    assert abs(metrics['coco/bbox_mAP_50'] - expected['coco/bbox_mAP_50']) <= 0.002
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
+        assert abs(metrics[key] - expected[key]) <= 0.002, key
+        assert metrics['pytorch'][key] == pytest.approx(expected[key], abs=1e-9), key
+    assert metrics['top_compared'] > 0 and metrics['top_matched'] == metrics['top_compared']
+    assert 'top-20 detections reproduced' in printed
 
 
 # Block torch, mmcv and mmdet (an import of any raises ImportError) and run the demo.
@@ -271,3 +272,24 @@ def test_bad_inputs_are_refused_with_the_fix(trained, tmp_path):
         '--cfg-options', 'test_dataloader.dataset.pipeline.1.type=RandomFlip', cwd=cwd,
         check=False)
     assert code != 0 and 'RandomFlip' in output and 'test_dataloader.dataset.pipeline' in output
+
+
+def test_benchmark_reports_ratios_with_intervals_and_a_control(tmp_path):
+    from mmclipjoint.utils.timing import ratio_with_interval
+    same = ratio_with_interval([1.0, 1.1, 0.9, 1.0], [1.0, 1.1, 0.9, 1.0])
+    assert same['ratio'] == 1.0 and same['low'] == 1.0 == same['high']
+    half = ratio_with_interval([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+    assert half['ratio'] == 0.5 and half['low'] <= 0.5 <= half['high']
+    with pytest.raises(ValueError, match='same, non-zero number of rounds'):
+        ratio_with_interval([1.0], [])
+    out = tmp_path / 'bench'
+    run_tool('benchmark_onnx.py', '--families', 'rtmdet', '--modes', 'fused', '--rounds', '3',
+             '--repeats', '1', '--out', str(out), '--cfg-options', *DATA, cwd=str(tmp_path))
+    results = json.loads((tmp_path / 'bench.json').read_text())
+    (row, ) = results['families']
+    assert row['family'] == 'rtmdet' and row['mode'] == 'fused'
+    assert row['onnx_ms'] > 0 and row['pytorch_ms'] > 0
+    ratio = row['onnx_over_pytorch']
+    assert ratio['low'] <= ratio['ratio'] <= ratio['high'] and ratio['rounds'] == 3
+    assert results['control']['low'] <= results['control']['ratio'] <= results['control']['high']
+    assert '| rtmdet | fused |' in (tmp_path / 'bench.md').read_text()
