@@ -7,11 +7,7 @@
 # (the main job's) is this config with two settings changed.
 _base_ = './faster-rcnn_r18-slim_fpn_clip-joint-end-to-end_12e_shapes.py'
 
-model = dict(backbone=dict(
-    frozen_stages=1,
-    norm_eval=True,
-    init_cfg=dict(_delete_=True, type='Pretrained',
-                  checkpoint={{_base_.shapes_pretrained_r18_slim}}, prefix='backbone.')))
+model = dict(backbone={{_base_.shapes_r18_slim_crops_pre_backbone}})
 
 max_epochs = 8
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

@@ -1,14 +1,9 @@
 # The stock ./faster-rcnn_r18-slim_fpn_12e_shapes.py with the slim ResNet-18 pretrained on
 # the pretraining split's object crops (docs/pretrained.md), loaded as an ImageNet
-# checkpoint is. As MMDetection's Faster R-CNN configs use an ImageNet checkpoint: the
-# stem and first stage frozen, BatchNorm statistics kept (norm_eval).
+# checkpoint is (shapes_r18_slim_crops_pre_backbone, ../_base_/datasets/shapes_parts.py).
 _base_ = './faster-rcnn_r18-slim_fpn_12e_shapes.py'
 
-model = dict(backbone=dict(
-    frozen_stages=1,
-    norm_eval=True,
-    init_cfg=dict(_delete_=True, type='Pretrained',
-                  checkpoint={{_base_.shapes_pretrained_r18_slim}}, prefix='backbone.')))
+model = dict(backbone={{_base_.shapes_r18_slim_crops_pre_backbone}})
 
 # From the pretrained backbone, 8 epochs (the lr step after 6): the main job's length, so
 # that `make demo` trains both models within 20 minutes on 2 cores.

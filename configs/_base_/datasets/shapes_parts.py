@@ -37,6 +37,14 @@ shapes_pretrained_r18_slim = 'data/pretrained/r18-slim_shapes-crops.pth'
 shapes_pretrained_cspdarknet_tiny = 'data/pretrained/cspdarknet-tiny_shapes-crops.pth'
 shapes_pretrained_cspnext_tiny = 'data/pretrained/cspnext-tiny_shapes-crops.pth'
 shapes_pretrained_yolo11n = 'data/pretrained/yolo11n_shapes-crops.pth'
+# The slim ResNet-18 of the Faster R-CNN *_crops-pre_* configs (stock and joint), loaded as
+# MMDetection's Faster R-CNN configs load an ImageNet checkpoint: the stem and first stage
+# frozen, BatchNorm statistics kept (norm_eval). `model = dict(backbone=<this>)`.
+shapes_r18_slim_crops_pre_backbone = dict(
+    frozen_stages=1,
+    norm_eval=True,
+    init_cfg=dict(_delete_=True, type='Pretrained', checkpoint=shapes_pretrained_r18_slim,
+                  prefix='backbone.'))
 
 shapes_train_pipeline = [
     dict(type='LoadImageFromFile'),
