@@ -30,8 +30,8 @@ from mmengine.config import Config
 from torch import nn
 
 from ..utils.config import joint_heads
+from .onnx_runtime import METADATA_KEY
 
-METADATA_KEY = 'mmclipjoint'
 OPSET = 16  # RoiAlign with coordinate_transformation_mode (mmcv's aligned=True)
 # The test pipeline's transforms the exported model's users must reproduce, and those
 # that only load or pack (nothing to do on an image already read).
@@ -144,19 +144,18 @@ class DeployableDetector(nn.Module):
         return ['output0'] if self.family == 'yolo11' else ['boxes', 'scores']
 
 
-def deploy_config(model: nn.Module, output_names: List[str], keep_top_k: int) -> Config:
+def deploy_config(output_names: List[str], keep_top_k: int) -> Config:
     """mmdeploy's deploy config for ONNX Runtime with dynamic batch and image size. The
     NMS settings of every stage come from the model's own ``test_cfg``; the values here
     only fill what a ``test_cfg`` leaves out: no score threshold, no pre-NMS top-k
     (mmdet has none beyond ``nms_pre``), at most ``keep_top_k`` boxes per image."""
     dynamic = {'images': {0: 'batch', 2: 'height', 3: 'width'}}
-    for name in output_names:
-        dynamic[name] = {0: 'batch'} if name == 'num_dets' else {0: 'batch', 1: 'detections'}
-    if output_names == ['output0']:
+    if output_names == ['output0']:  # YOLO11 raw: (B, 4 + C, A)
         dynamic['output0'] = {0: 'batch', 2: 'anchors'}
-    elif output_names == ['boxes', 'scores']:
-        dynamic['boxes'] = {0: 'batch', 1: 'anchors'}
-        dynamic['scores'] = {0: 'batch', 1: 'anchors'}
+    else:  # (B, K, ...) detections with NMS, or (B, A, ...) raw priors
+        second = 'detections' if 'num_dets' in output_names else 'anchors'
+        for name in output_names:
+            dynamic[name] = {0: 'batch'} if name == 'num_dets' else {0: 'batch', 1: second}
     return Config(dict(
         onnx_config=dict(type='onnx', export_params=True, keep_initializers_as_inputs=False,
                          opset_version=OPSET, save_file='end2end.onnx',
@@ -223,7 +222,7 @@ def pytorch_outputs(cfg: Config, checkpoint: str, images: torch.Tensor, raw: boo
     _mmdeploy()
     model, _ = load_detector(cfg, checkpoint)
     wrapper = DeployableDetector(model, raw=raw).eval()
-    deploy_cfg = deploy_config(model, wrapper.output_names, keep_top_k)
+    deploy_cfg = deploy_config(wrapper.output_names, keep_top_k)
     patched = patch_model(wrapper, cfg=deploy_cfg, backend='onnxruntime', ir='onnx')
     with RewriterContext(cfg=deploy_cfg, backend='onnxruntime', ir='onnx', opset=OPSET), \
             torch.no_grad():
@@ -247,7 +246,7 @@ def export_onnx(cfg: Config, checkpoint: str, out: str, raw: bool = False,
     model, classes = load_detector(cfg, checkpoint, trust_checkpoint, config_name)
     wrapper = DeployableDetector(model, raw=raw).eval()
     names = wrapper.output_names
-    deploy_cfg = deploy_config(model, names, keep_top_k)
+    deploy_cfg = deploy_config(names, keep_top_k)
     resize = next((s for s in steps if s['type'] == 'Resize'), None)
     side = sample_size or (max(resize['scale']) if resize else 320)
     side = -(-side // 32) * 32
