@@ -1,35 +1,44 @@
 """Cost of the contrastive branch: joint model vs stock baseline, measured in one run.
 
-    python tools/benchmark_overhead.py                                  # built-in pair, CPU
-    python tools/benchmark_overhead.py --pair yolo11        # a built-in pair by family name
-    python tools/benchmark_overhead.py --baseline A.py --joint B.py --device cuda
+    python tools/benchmark_overhead.py                          # the Faster R-CNN pair, CPU
+    python tools/benchmark_overhead.py --pair yolo11 yolox      # built-in pairs by family
+    python tools/benchmark_overhead.py --pair all --out benchmarks/overhead_cpu
+    python tools/benchmark_overhead.py --baseline A.py --joint B.py --device cuda [--amp]
     python tools/benchmark_overhead.py --builtin-data --image-scale 320 \
         --baseline configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py \
         --joint configs/clip_joint/faster-rcnn_r50_fpn_clip-joint_1x_voc0712.py \
         --cfg-options model.backbone.init_cfg=None \
         model.roi_head.bbox_head.contrastive_branch.text_bank.init=random  # no VOC here
 
-Reports, as joint / baseline ratios:
-  * training iteration time: the models' own ``train_step`` (data preprocessor, loss,
-    backward, optimizer step built from each config's ``optim_wrapper``) on the same
-    batches;
-  * training memory: on CUDA the peak allocated memory of that step; on the CPU (which
-    has no allocator statistics) the tensors a training step holds at its peak:
-    parameters, gradients, optimizer state and the activations saved for backward;
-  * inference images/s through ``test_step`` at batch size 1, the joint model in the
-    inference mode its config sets (``'stock'``: branch skipped).
+Reports, as joint / stock ratios of time (below 1: the joint model is faster):
 
-The two models alternate in rounds (A B, B A, ...) and the medians are compared, so that
-the drift of a shared, noisy machine falls on both. MMDetection's InferenceBenchmark
-(tools/analysis_tools/benchmark.py) is CUDA-only and times one model per run, hence
-this tool; it reuses mmengine's dataloader building and the models' step functions.
+  * training step: the models' own ``train_step`` (data preprocessor, loss, backward,
+    optimizer step built from each config's ``optim_wrapper``) on the same batches;
+  * inference: ``test_step`` at batch size 1 with the branch skipped (``'stock'``) and
+    with the branch's probabilities fused in (``'fused'``);
+  * training memory: on CUDA the peak allocated memory of a step; on the CPU (which has
+    no allocator statistics) the tensors a step holds at its peak: parameters,
+    gradients, optimizer state and the activations saved for backward.
+
+The computations run in interleaved rounds (mmclipjoint.utils.timing): each round times
+``--train-repeats`` steps (``--infer-repeats`` images) of each, in alternating order,
+after untimed warm-up calls; a ratio is the median of the per-round ratios with a 95%
+bootstrap interval over rounds. A control, the stock model timed against itself in the
+same rounds, reads 1.00 within what the run can resolve: a ratio is only meaningful to
+the width of its control's interval. Threads are pinned (``--threads``).
+
+MMDetection's InferenceBenchmark (tools/analysis_tools/benchmark.py) is CUDA-only and
+times one model per run, hence this tool; it reuses mmengine's dataloader building and
+the models' step functions. ``--out STEM`` writes STEM.json and STEM.md.
 """
 import argparse
 import copy
+import itertools
 import json
+import os
 import os.path as osp
 import statistics
-import time
+import sys
 import warnings
 
 import torch
@@ -38,36 +47,45 @@ from mmengine.device import get_max_cuda_memory
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
-import mmclipjoint  # noqa: F401
-from mmclipjoint.datasets import prepare_builtin_dataset
-from mmclipjoint.pretraining.artifacts import prepare_builtin_weights
-from mmclipjoint.utils.branches import contrastive_branches
-from mmclipjoint.utils.config import joint_heads
-from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmclipjoint  # noqa: E402,F401
+from mmclipjoint.datasets import prepare_builtin_dataset  # noqa: E402
+from mmclipjoint.pretraining.artifacts import prepare_builtin_weights  # noqa: E402
+from mmclipjoint.utils.branches import contrastive_branches  # noqa: E402
+from mmclipjoint.utils.config import joint_heads  # noqa: E402
+from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs  # noqa: E402
+from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
+                                      ratio_with_interval)
+from mmdet.registry import MODELS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The Faster R-CNN pair by default; its joint config in the paper's setting, stock
-# inference, so that the inference timing is that of the detector as shipped (the
-# built-in joint config's fused inference adds the branch).
+# The Faster R-CNN pair by default: its joint config in the paper's setting.
 DEFAULT_BASELINE, DEFAULT_JOINT = family_configs('faster-rcnn', ROOT)
 # The built-in-dataset pairs, stock and joint (the families of tools/study.py).
 PAIRS = BUILTIN_FAMILIES
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--baseline', default=DEFAULT_BASELINE)
     parser.add_argument('--joint', default=DEFAULT_JOINT)
-    parser.add_argument('--pair', choices=sorted(PAIRS),
-                        help='a built-in-dataset pair instead of --baseline/--joint')
+    parser.add_argument('--pair', nargs='+', choices=sorted(PAIRS) + ['all'],
+                        help="built-in-dataset pairs instead of --baseline/--joint ('all': "
+                             'every family)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--rounds', type=int, default=4, help='alternating rounds per model')
-    parser.add_argument('--train-iters', type=int, default=10, help='timed iterations a round')
-    parser.add_argument('--infer-images', type=int, default=25, help='timed images a round')
-    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
+                        help="CPU threads, pinned for the whole run (default: torch's)")
+    parser.add_argument('--rounds', type=int, default=30,
+                        help='interleaved rounds (30: the control within about 2%% on the '
+                             '2-core CPU machine)')
+    parser.add_argument('--train-repeats', type=int, default=3,
+                        help='training steps of each model per round')
+    parser.add_argument('--infer-repeats', type=int, default=10,
+                        help='images of each model per round')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed calls of each computation before the rounds')
     parser.add_argument('--amp', action='store_true', help='train with AmpOptimWrapper (CUDA)')
     parser.add_argument('--builtin-data', action='store_true',
                         help="use the built-in dataset's loaders for both configs (for configs "
@@ -75,10 +93,12 @@ def parse_args():
     parser.add_argument('--image-scale', type=int, help='resize every image to this square scale')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides applied to both configs (key=value, as in tools/train.py)')
-    parser.add_argument('--out', help='also write the results as JSON here')
-    args = parser.parse_args()
-    if args.pair:
-        args.baseline, args.joint = (osp.join(ROOT, p) for p in PAIRS[args.pair])
+    parser.add_argument('--out', help='write the results to OUT.json and OUT.md')
+    args = parser.parse_args(argv)
+    if args.pair and 'all' in args.pair:
+        args.pair = list(PAIRS)
+    if args.rounds < 2:
+        parser.error('--rounds must be at least 2 (the interval is over rounds)')
     return args
 
 
@@ -130,17 +150,6 @@ def build(cfg, device, amp):
     return model, build_optim_wrapper(model, optim_cfg)
 
 
-def time_calls(fn, items, device, warmup):
-    for item in items[:warmup]:
-        fn(item)
-    synchronize(device)
-    start = time.perf_counter()
-    for item in items[warmup:]:
-        fn(item)
-    synchronize(device)
-    return (time.perf_counter() - start) / max(len(items) - warmup, 1)
-
-
 def cpu_training_tensor_bytes(model, optim, batch):
     """Bytes held at the peak of a training step: params, grads, optimizer state, and the
     activations autograd saves for backward (each storage counted once)."""
@@ -167,84 +176,151 @@ def cpu_training_tensor_bytes(model, optim, batch):
     return params + grads + state + sum(saved.values())
 
 
-def inference_mode(model):
-    """The inference mode of the model's contrastive branches, 'n/a' without one."""
-    modes = {branch.inference for branch in contrastive_branches(model).values()}
-    return ','.join(sorted(modes)) or 'n/a'
+def training_memory_mb(model, optim, batches, device):
+    if device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+        model.train()
+        for batch in batches[:2]:
+            model.train_step(copy.deepcopy(batch), optim)
+        return get_max_cuda_memory()
+    return cpu_training_tensor_bytes(model, optim, batches[0]) / 2**20
 
 
-def main():
-    args = parse_args()
-    register_all_modules(init_default_scope=True)
-    cfgs = dict(baseline=load_config(args.baseline, args), joint=load_config(args.joint, args))
+def set_inference_mode(model, mode):
+    for branch in contrastive_branches(model).values():
+        branch.inference = mode
+
+
+def train_call(model, optim, batches):
+    """A training step on the next of ``batches`` (cycled): every computation timed
+    with its own call sees the same sequence of batches."""
+    cycle = itertools.cycle(batches)
+
+    def step():
+        model.train()
+        model.train_step(copy.deepcopy(next(cycle)), optim)
+    return step
+
+
+def infer_call(model, batches, mode=None):
+    cycle = itertools.cycle(batches)
+
+    def step():
+        if mode is not None:
+            set_inference_mode(model, mode)
+        model.eval()
+        with torch.no_grad():
+            model.test_step(copy.deepcopy(next(cycle)))
+    return step
+
+
+def bench_pair(name, baseline, joint, args):
+    """One pair's ratios, memory and per-call times."""
+    cfgs = dict(baseline=load_config(baseline, args), joint=load_config(joint, args))
     for cfg in cfgs.values():
         prepare_builtin_dataset(cfg)
         prepare_builtin_weights(cfg)
-    per_round = args.train_iters + args.warmup
-    train_batches = fetch_batches(cfgs['baseline'].train_dataloader, per_round)
+    train_batches = fetch_batches(cfgs['baseline'].train_dataloader, args.train_repeats)
     test_cfg = copy.deepcopy(cfgs['baseline'].test_dataloader)
     test_cfg.update(batch_size=1)
-    test_batches = fetch_batches(test_cfg, args.infer_images + args.warmup)
+    test_batches = fetch_batches(test_cfg, args.infer_repeats)
+    models = {key: build(cfg, args.device, args.amp) for key, cfg in cfgs.items()}
+    (stock, stock_optim), (joint_model, joint_optim) = models['baseline'], models['joint']
+    if not contrastive_branches(joint_model):
+        raise SystemExit(f'{joint}: the model has no contrastive branch; fix: give '
+                         f'--joint a config with a joint head')
+    memory = {key: training_memory_mb(model, optim, train_batches, args.device)
+              for key, (model, optim) in models.items()}
+    sync = (lambda: synchronize(args.device))
 
-    models = {name: build(cfg, args.device, args.amp) for name, cfg in cfgs.items()}
-    results = {name: dict(train_s=[], infer_s=[]) for name in models}
-    for name, (model, optim) in models.items():
-        if args.device.startswith('cuda'):
-            torch.cuda.reset_peak_memory_stats()
-            model.train()
-            for batch in train_batches[:2]:
-                model.train_step(copy.deepcopy(batch), optim)
-            results[name]['train_memory_mb'] = get_max_cuda_memory()
-        else:
-            results[name]['train_memory_mb'] = cpu_training_tensor_bytes(
-                model, optim, train_batches[0]) / 2**20
+    train = interleaved_rounds(
+        dict(stock=train_call(stock, stock_optim, train_batches),
+             joint=train_call(joint_model, joint_optim, train_batches),
+             control=train_call(stock, stock_optim, train_batches)),
+        args.rounds, args.train_repeats, args.warmup, sync)
+    print(f'{name}: training rounds done', flush=True)
+    inference = interleaved_rounds(
+        dict(stock=infer_call(stock, test_batches),
+             joint_stock=infer_call(joint_model, test_batches, 'stock'),
+             joint_fused=infer_call(joint_model, test_batches, 'fused'),
+             control=infer_call(stock, test_batches)),
+        args.rounds, args.infer_repeats, args.warmup, sync)
+    ms = lambda times: 1000 * statistics.median(times)  # noqa: E731
+    return dict(
+        pair=name, baseline=osp.relpath(baseline, ROOT), joint=osp.relpath(joint, ROOT),
+        train_batch_size=cfgs['baseline'].train_dataloader.batch_size,
+        train_ms=dict(stock=ms(train['stock']), joint=ms(train['joint'])),
+        infer_ms=dict(stock=ms(inference['stock']), joint_stock=ms(inference['joint_stock']),
+                      joint_fused=ms(inference['joint_fused'])),
+        train_memory_mb=dict(stock=memory['baseline'], joint=memory['joint']),
+        ratio=dict(
+            train_time=ratio_with_interval(train['joint'], train['stock']),
+            train_control=ratio_with_interval(train['control'], train['stock']),
+            train_memory=memory['joint'] / memory['baseline'],
+            infer_time_stock=ratio_with_interval(inference['joint_stock'], inference['stock']),
+            infer_time_fused=ratio_with_interval(inference['joint_fused'], inference['stock']),
+            infer_control=ratio_with_interval(inference['control'], inference['stock'])),
+        rounds=dict(train=train, inference=inference))
 
-    for round_index in range(args.rounds):
-        order = list(models) if round_index % 2 == 0 else list(models)[::-1]
-        for name in order:
-            model, optim = models[name]
-            model.train()
-            results[name]['train_s'].append(time_calls(
-                lambda b: model.train_step(copy.deepcopy(b), optim), train_batches,
-                args.device, args.warmup))
-            model.eval()
-            with torch.no_grad():
-                results[name]['infer_s'].append(time_calls(
-                    lambda b: model.test_step(copy.deepcopy(b)), test_batches, args.device,
-                    args.warmup))
-        print(f'round {round_index + 1}/{args.rounds}: ' + ', '.join(
-            f'{n} train {results[n]["train_s"][-1]:.3f} s/iter' for n in models), flush=True)
 
-    summary = {}
-    for name, r in results.items():
-        summary[name] = dict(train_s_per_iter=statistics.median(r['train_s']),
-                             infer_images_per_s=1.0 / statistics.median(r['infer_s']),
-                             train_memory_mb=r['train_memory_mb'])
-    base, joint = summary['baseline'], summary['joint']
-    summary['ratio'] = dict(
-        train_time=joint['train_s_per_iter'] / base['train_s_per_iter'],
-        train_memory=joint['train_memory_mb'] / base['train_memory_mb'],
-        infer_throughput=joint['infer_images_per_s'] / base['infer_images_per_s'])
-    summary['setup'] = dict(device=args.device, rounds=args.rounds, train_iters=args.train_iters,
-                            infer_images=args.infer_images, amp=args.amp,
-                            builtin_data=args.builtin_data, image_scale=args.image_scale,
-                            train_batch_size=cfgs['baseline'].train_dataloader.batch_size,
-                            baseline=args.baseline, joint=args.joint,
-                            joint_inference=inference_mode(models['joint'][0]))
-    memory_kind = 'peak CUDA allocated' if args.device.startswith('cuda') else \
-        'params+grads+optimizer+saved activations'
-    print(f'\n{"":<10}{"train s/iter":>14}{"train MB":>12}{"infer img/s":>14}   '
-          f'({args.device}; memory: {memory_kind})')
-    for name in ('baseline', 'joint'):
-        s = summary[name]
-        print(f'{name:<10}{s["train_s_per_iter"]:>14.4f}{s["train_memory_mb"]:>12.1f}'
-              f'{s["infer_images_per_s"]:>14.2f}')
-    ratio = summary['ratio']
-    print(f'{"joint/base":<10}{ratio["train_time"]:>14.3f}{ratio["train_memory"]:>12.3f}'
-          f'{ratio["infer_throughput"]:>14.3f}')
+def markdown(results):
+    setup = results['setup']
+    memory = ('peak CUDA allocated' if setup['device'].startswith('cuda')
+              else 'params + grads + optimizer state + saved activations')
+    lines = [f"{setup['device']}, {setup['threads']} threads, {setup['rounds']} rounds x "
+             f"{setup['train_repeats']} steps / {setup['infer_repeats']} images"
+             f"{', AMP' if setup['amp'] else ''}; joint / stock time, median of per-round "
+             f'ratios [95% bootstrap interval]; control = stock against itself', '',
+             '| pair | train step | control | train memory | inference, stock | inference, '
+             'fused | control | stock ms / step, / image |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    for row in results['pairs']:
+        r = row['ratio']
+        lines.append(
+            f"| {row['pair']} | {format_ratio(r['train_time'])} | "
+            f"{format_ratio(r['train_control'])} | {r['train_memory']:.3f} | "
+            f"{format_ratio(r['infer_time_stock'])} | {format_ratio(r['infer_time_fused'])} | "
+            f"{format_ratio(r['infer_control'])} | {row['train_ms']['stock']:.0f}, "
+            f"{row['infer_ms']['stock']:.1f} |")
+    lines += ['', f'train memory: {memory}.']
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    register_all_modules(init_default_scope=True)
+    if args.pair:
+        pairs = [(name, *family_configs(name, ROOT)) for name in args.pair]
+    else:
+        pairs = [(osp.splitext(osp.basename(args.joint))[0], args.baseline, args.joint)]
+    results = dict(setup=dict(device=args.device, threads=args.threads, rounds=args.rounds,
+                              train_repeats=args.train_repeats,
+                              infer_repeats=args.infer_repeats, warmup=args.warmup,
+                              amp=args.amp, builtin_data=args.builtin_data,
+                              image_scale=args.image_scale, cfg_options=args.cfg_options,
+                              torch=torch.__version__),
+                   pairs=[])
+    for name, baseline, joint in pairs:
+        row = bench_pair(name, baseline, joint, args)
+        results['pairs'].append(row)
+        r = row['ratio']
+        print(f"{name}: train {format_ratio(r['train_time'])} (control "
+              f"{format_ratio(r['train_control'])}), inference stock "
+              f"{format_ratio(r['infer_time_stock'])}, fused "
+              f"{format_ratio(r['infer_time_fused'])} (control "
+              f"{format_ratio(r['infer_control'])}), memory {r['train_memory']:.3f}",
+              flush=True)
+    text = markdown(results)
+    print(text)
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(summary, f, indent=1)
+        stem = osp.splitext(args.out)[0] if args.out.endswith(('.json', '.md')) else args.out
+        os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
+        with open(stem + '.json', 'w') as f:
+            json.dump(results, f, indent=1)
+        with open(stem + '.md', 'w') as f:
+            f.write(text)
+    return results
 
 
 if __name__ == '__main__':

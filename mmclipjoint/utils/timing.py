@@ -1,7 +1,10 @@
 """Timing two computations against each other on a noisy machine.
 
-The computations run in interleaved rounds (A B, B A, A B, ...), so that the machine's
-drift falls on both; each round gives one time per computation and one ratio, and the
+The computations run in interleaved rounds, each round in a fresh random order (seeded),
+so that the machine's drift falls on all of them and no computation always follows the
+same neighbour (with fixed or alternating orders, a computation timed right after a
+heavier one read 3% slow against itself); each round gives one time per computation and
+one ratio per pair, and the
 reported ratio is the median of the per-round ratios with a bootstrap interval over
 rounds. A computation timed against itself (a control) must read 1.00 within that
 interval; the interval's width is what the benchmark can resolve.
@@ -13,18 +16,19 @@ from typing import Callable, Dict, List, Sequence
 
 
 def interleaved_rounds(calls: Dict[str, Callable[[], object]], rounds: int, repeats: int = 1,
-                       warmup: int = 2, sync: Callable[[], None] = lambda: None
-                       ) -> Dict[str, List[float]]:
+                       warmup: int = 2, sync: Callable[[], None] = lambda: None,
+                       seed: int = 0) -> Dict[str, List[float]]:
     """Seconds per call of each computation in each round (``repeats`` calls per round),
-    after ``warmup`` untimed calls of each; the order within a round alternates."""
+    after ``warmup`` untimed calls of each; each round runs them in a random order."""
     names = list(calls)
     for name in names:
         for _ in range(warmup):
             calls[name]()
     sync()
     times = {name: [] for name in names}
-    for index in range(rounds):
-        for name in (names if index % 2 == 0 else names[::-1]):
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        for name in rng.sample(names, len(names)):
             start = time.perf_counter()
             for _ in range(repeats):
                 calls[name]()

@@ -3,6 +3,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from mmdet.registry import MODELS
@@ -100,24 +101,57 @@ class GridContrastiveBranch(ContrastiveBranch):
                 negative = negative[pick]
         return torch.cat([positive.nonzero().squeeze(1), negative]).sort().values
 
-    def embed_cells(self, features: Sequence[Tensor], cells: Tensor) -> Tuple[Tensor, Tensor]:
-        """(len(cells), D) embeddings of the given flat (B * N) cells only, and a zero
-        with a graph to the projections of levels without any of them."""
+    def _level_blocks(self, features: Sequence[Tensor], cells: Tensor):
+        """Per level holding some of the flat (B * N) ``cells``: (projection, their
+        (M_l, in_channels) features, their positions in ``cells``); and a zero with a
+        graph to the projections of the levels holding none."""
         sizes = [f.shape[2] * f.shape[3] for f in features]
         total = sum(sizes)
         image, index = cells // total, cells % total
-        embeds = features[0].new_zeros(len(cells), self.text_bank.embed_dims)
+        blocks = []
         unused = features[0].new_zeros(())
         start = 0
         for proj, feat, size in zip(self.projections, features, sizes):
-            chosen = (index >= start) & (index < start + size)
-            if chosen.any():
-                cell_feats = feat.flatten(2)[image[chosen], :, index[chosen] - start]
-                embeds[chosen] = proj(cell_feats[..., None, None]).flatten(1).to(embeds.dtype)
+            chosen = ((index >= start) & (index < start + size)).nonzero().squeeze(1)
+            if len(chosen):
+                # (B * H * W, C) rows, then index_select: its backward is an index_add,
+                # where indexing (B, C, H*W) directly needs an accumulating index_put.
+                rows = feat.flatten(2).transpose(1, 2).reshape(-1, feat.shape[1])
+                blocks.append((proj, rows.index_select(
+                    0, image[chosen] * size + index[chosen] - start), chosen))
             else:
                 unused = unused + sum(p.sum() for p in proj.parameters()) * 0.0
             start += size
-        return embeds, unused
+        return blocks, unused
+
+    def embed_cells(self, features: Sequence[Tensor],
+                    cells: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Embeddings of the given flat (B * N) cells only, level by level.
+
+        Returns:
+            tuple: (M, D) embeddings, the (M,) cells they belong to (``cells`` grouped by
+            level: each level's embeddings are one block, concatenated without a scatter
+            into a buffer), and a zero with a graph to the projections of levels without
+            any of the cells.
+        """
+        blocks, unused = self._level_blocks(features, cells)
+        if not blocks:
+            return features[0].new_zeros(0, self.text_bank.embed_dims), cells[:0], unused
+        return (torch.cat([self.project_cells(proj, feats) for proj, feats, _ in blocks]),
+                cells[torch.cat([chosen for _, _, chosen in blocks])], unused)
+
+    @staticmethod
+    def project_cells(projection: nn.Sequential, cells: Tensor) -> Tensor:
+        """(M, in_channels) gathered cells through a level's projection: its 1x1
+        convolutions as matrix products with the same weights (the same arithmetic;
+        a convolution of M one-pixel images is several times slower on the CPU,
+        forward and backward)."""
+        for layer in projection:
+            if isinstance(layer, nn.Conv2d):
+                cells = F.linear(cells, layer.weight.flatten(1), layer.bias)
+            else:
+                cells = layer(cells)
+        return cells
 
     def embed_for_loss(self, features: List[Tensor], labels: Tensor,
                        weights: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -126,6 +160,5 @@ class GridContrastiveBranch(ContrastiveBranch):
             raise RuntimeError(f'GridContrastiveBranch: targets of shape {tuple(labels.shape)} '
                                f'for {features[0].shape[0]} images of {num_cells} cells: the '
                                f'head and the branch flatten levels differently')
-        cells = self.sample_cells(labels, weights)
-        embeds, unused = self.embed_cells(features, cells)
+        embeds, cells, unused = self.embed_cells(features, self.sample_cells(labels, weights))
         return embeds, labels.flatten()[cells], weights.flatten()[cells], unused

@@ -42,12 +42,17 @@ def test_projection_shapes_per_level_and_exact_cell_projection(cfg):
     total = sum(sizes)
     cells = torch.tensor([0, 13, 95, 96, 119, 120, 125, total + 7, 2 * total - 1])
     flat = torch.cat([e.flatten(2) for e in embeds], 2).transpose(1, 2).reshape(-1, 24)
-    picked, unused = branch.embed_cells(features, cells)
-    torch.testing.assert_close(picked, flat[cells])
+    picked, order, unused = branch.embed_cells(features, cells)
+    assert sorted(order.tolist()) == cells.tolist()  # every cell once, grouped by level
+    assert order.tolist() == [0, 13, 95, total + 7, 96, 119, 120, 125, 2 * total - 1]
+    torch.testing.assert_close(picked, flat[order])
     assert unused.item() == 0.0
     # Cell 13 of image 0 is row 1, column 1 of level 0 (12 columns): check by hand.
     by_hand = branch.projections[0](features[0][:1, :, 1:2, 1:2]).flatten()
     torch.testing.assert_close(picked[1], by_hand)
+    # A level without any of the cells still has a graph to its projection.
+    picked, order, unused = branch.embed_cells(features, cells[:3])
+    assert order.tolist() == [0, 13, 95] and unused.requires_grad
     # Eval with inference='stock': the projections are never run.
     calls = []
     for proj in branch.projections:
