@@ -11,7 +11,7 @@ demo: env
 	$(PY) tools/demo.py
 
 # Style first (seconds), then the suite: what .ci/run runs.
-LINTED := mmclipjoint tools tests configs
+LINTED := mmclipjoint tools tests configs benchmarks
 lint: env
 	$(PY) -m flake8 $(LINTED)
 	$(PY) -m isort --check-only --diff $(LINTED)

@@ -4,6 +4,7 @@
     python tools/benchmark_overhead.py --pair yolo11 yolox      # built-in pairs by family
     python tools/benchmark_overhead.py --pair all --out benchmarks/overhead_cpu
     python tools/benchmark_overhead.py --baseline A.py --joint B.py --device cuda [--amp]
+    python tools/benchmark_overhead.py --pair rtmdet --checkpoint work_dirs/x/epoch_12.pth
     python tools/benchmark_overhead.py --builtin-data --image-scale 320 \
         --baseline configs/pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py \
         --joint configs/clip_joint/faster-rcnn_r50_fpn_clip-joint_1x_voc0712.py \
@@ -19,6 +20,13 @@ Reports, as joint / stock ratios of time (below 1: the joint model is faster):
   * training memory: on CUDA the peak allocated memory of a step; on the CPU (which has
     no allocator statistics) the tensors a step holds at its peak: parameters,
     gradients, optimizer state and the activations saved for backward.
+
+Both models run the same detector weights (the stock model's initialisation, or with
+``--checkpoint`` a trained joint model's, given to the stock model without the branch):
+the number of boxes reaching NMS, hence inference time, depends on the weights, and at
+initialisation the fused scores pass the score threshold far more often than trained
+ones do, so fused inference is best timed with ``--checkpoint``. Inference is timed
+first, while the weights are still shared (training changes them).
 
 The computations run in interleaved rounds (mmclipjoint.utils.timing): each round times
 ``--train-repeats`` steps (``--infer-repeats`` images) of each, in alternating order,
@@ -45,7 +53,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.device import get_max_cuda_memory
 from mmengine.optim import build_optim_wrapper
-from mmengine.runner import Runner
+from mmengine.runner import Runner, load_checkpoint
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
@@ -82,37 +90,51 @@ def parse_args(argv=None):
                              '2-core CPU machine)')
     parser.add_argument('--train-repeats', type=int, default=3,
                         help='training steps of each model per round')
-    parser.add_argument('--infer-repeats', type=int, default=10,
+    parser.add_argument('--infer-repeats', type=int, default=20,
                         help='images of each model per round')
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed calls of each computation before the rounds')
+    parser.add_argument('--checkpoint',
+                        help='trained weights of the joint model (its detector weights go to '
+                             'the stock model too); default: both initialised from seed 0, '
+                             "the joint model's detector given the stock one's weights")
     parser.add_argument('--amp', action='store_true', help='train with AmpOptimWrapper (CUDA)')
     parser.add_argument('--builtin-data', action='store_true',
                         help="use the built-in dataset's loaders for both configs (for configs "
                              'whose dataset is not on this machine; timing needs no accuracy)')
-    parser.add_argument('--image-scale', type=int, help='resize every image to this square scale')
+    parser.add_argument('--image-scale', type=int, nargs='+', metavar='SIZE',
+                        help="the Resize transforms' scale: one size (square) or WIDTH HEIGHT "
+                             '(e.g. 1000 600, with the config\'s keep_ratio)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='overrides applied to both configs (key=value, as in tools/train.py)')
     parser.add_argument('--out', help='write the results to OUT.json and OUT.md')
     args = parser.parse_args(argv)
     if args.pair and 'all' in args.pair:
         args.pair = list(PAIRS)
+    if args.checkpoint and args.pair and len(args.pair) > 1:
+        parser.error('--checkpoint is one joint model\'s: give one --pair (or --joint)')
     if args.rounds < 2:
         parser.error('--rounds must be at least 2 (the interval is over rounds)')
+    if args.image_scale and len(args.image_scale) > 2:
+        parser.error('--image-scale takes one size or WIDTH HEIGHT')
     return args
 
 
 def load_config(path, args):
     cfg = Config.fromfile(path)
     if args.builtin_data:
+        # The built-in images and loaders, at the config's own training batch size.
+        batch_size = cfg.train_dataloader.batch_size
         shapes = Config.fromfile(osp.join(ROOT, 'configs/_base_/datasets/shapes_coco.py'))
         for key in ('train_dataloader', 'test_dataloader', 'builtin_dataset'):
             cfg[key] = shapes[key]
+        cfg.train_dataloader.batch_size = batch_size
     if args.image_scale:
+        scale = tuple(args.image_scale) * (2 if len(args.image_scale) == 1 else 1)
         for loader in (cfg.train_dataloader, cfg.test_dataloader):
             for transform in loader.dataset.pipeline:
                 if transform['type'] == 'Resize':
-                    transform['scale'] = (args.image_scale, args.image_scale)
+                    transform['scale'] = scale
     # Only the joint config has the branch; a key absent from a config is left alone.
     options = {k: v for k, v in args.cfg_options.items()
                if '.contrastive_branch.' not in k or joint_heads(cfg.model)}
@@ -186,6 +208,27 @@ def training_memory_mb(model, optim, batches, device):
     return cpu_training_tensor_bytes(model, optim, batches[0]) / 2**20
 
 
+def share_weights(stock, joint, from_joint: bool = False) -> bool:
+    """Give both models the same detector weights: the stock model's (or, with
+    ``from_joint``, a trained joint model's without its branch).
+
+    Inference time depends on the weights (how many boxes pass the score threshold and
+    reach NMS), and the two models' initialisations differ (the branch draws from the
+    same random stream); with shared weights the joint model in ``'stock'`` mode runs
+    exactly the stock detector's computation. Returns False (weights left as they are)
+    when the detectors differ outside their branches."""
+    stock_state, joint_state = stock.state_dict(), joint.state_dict()
+    detector = {k for k in joint_state if '.contrastive_branch.' not in k}
+    if detector != set(stock_state) or any(stock_state[k].shape != joint_state[k].shape
+                                           for k in detector):
+        return False
+    if from_joint:
+        stock.load_state_dict({k: joint_state[k] for k in detector})
+    else:
+        joint.load_state_dict(stock_state, strict=False)
+    return True
+
+
 def set_inference_mode(model, mode):
     for branch in contrastive_branches(model).values():
         branch.inference = mode
@@ -229,26 +272,36 @@ def bench_pair(name, baseline, joint, args):
     if not contrastive_branches(joint_model):
         raise SystemExit(f'{joint}: the model has no contrastive branch; fix: give '
                          f'--joint a config with a joint head')
-    memory = {key: training_memory_mb(model, optim, train_batches, args.device)
-              for key, (model, optim) in models.items()}
+    if args.checkpoint:
+        load_checkpoint(joint_model, args.checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    shared = share_weights(stock, joint_model, from_joint=bool(args.checkpoint))
+    if args.checkpoint and not shared:
+        raise SystemExit(f'{args.checkpoint}: the stock detector of {baseline} differs from '
+                         f"the joint one's outside its branch, so the checkpoint's weights "
+                         f'cannot be given to both; fix: a pair whose configs differ only in '
+                         f'the branch')
     sync = (lambda: synchronize(args.device))
-
-    train = interleaved_rounds(
-        dict(stock=train_call(stock, stock_optim, train_batches),
-             joint=train_call(joint_model, joint_optim, train_batches),
-             control=train_call(stock, stock_optim, train_batches)),
-        args.rounds, args.train_repeats, args.warmup, sync)
-    print(f'{name}: training rounds done', flush=True)
+    # Inference first, while the shared weights are still the same in both models.
     inference = interleaved_rounds(
         dict(stock=infer_call(stock, test_batches),
              joint_stock=infer_call(joint_model, test_batches, 'stock'),
              joint_fused=infer_call(joint_model, test_batches, 'fused'),
              control=infer_call(stock, test_batches)),
         args.rounds, args.infer_repeats, args.warmup, sync)
+    print(f'{name}: inference rounds done', flush=True)
+    memory = {key: training_memory_mb(model, optim, train_batches, args.device)
+              for key, (model, optim) in models.items()}
+    train = interleaved_rounds(
+        dict(stock=train_call(stock, stock_optim, train_batches),
+             joint=train_call(joint_model, joint_optim, train_batches),
+             control=train_call(stock, stock_optim, train_batches)),
+        args.rounds, args.train_repeats, args.warmup, sync)
     ms = lambda times: 1000 * statistics.median(times)  # noqa: E731
     return dict(
         pair=name, baseline=osp.relpath(baseline, ROOT), joint=osp.relpath(joint, ROOT),
         train_batch_size=cfgs['baseline'].train_dataloader.batch_size,
+        shared_weights=shared,
         train_ms=dict(stock=ms(train['stock']), joint=ms(train['joint'])),
         infer_ms=dict(stock=ms(inference['stock']), joint_stock=ms(inference['joint_stock']),
                       joint_fused=ms(inference['joint_fused'])),
@@ -299,6 +352,7 @@ def main(argv=None):
                               infer_repeats=args.infer_repeats, warmup=args.warmup,
                               amp=args.amp, builtin_data=args.builtin_data,
                               image_scale=args.image_scale, cfg_options=args.cfg_options,
+                              checkpoint=args.checkpoint,
                               torch=torch.__version__),
                    pairs=[])
     for name, baseline, joint in pairs:

@@ -1,44 +1,80 @@
 #!/usr/bin/env python
-"""Time this package's YOLO11 training step against Ultralytics' own, on identical batches.
+"""Time this package's YOLO11 against Ultralytics' own on the same weights and inputs.
 
-    python tools/benchmark_yolo11_vs_ultralytics.py [--scale n] [--image-size 320] [--batch 8]
+    python tools/benchmark_yolo11_vs_ultralytics.py [--task train] [--scale n] \
+        [--image-size 320] [--batch 8]
+    python tools/benchmark_yolo11_vs_ultralytics.py --task predict --image-size 640 --batch 1
+    python tools/benchmark_yolo11_vs_ultralytics.py ... --device cuda --out results  # .json/.md
 
-Both models hold the same weights (Ultralytics' YOLO11, random, converted with
-convert_yolo11_state_dict), both see the same images and ground truth, and a step is
-forward, assignment, loss and backward in training mode: ours is the detector's
-``loss`` (YOLO11Head with BatchTaskAlignedAssigner), theirs ``DetectionModel`` with
-``v8DetectionLoss``. Before timing, the first step's losses are compared (they must
-agree: same model, same loss). The two alternate in rounds and the medians are compared,
-so that the drift of a shared machine falls on both. Needs ``ultralytics`` (a test-only
-dependency of this project, installed by tools/setup_env.sh); runs offline.
+Both models hold the same weights (Ultralytics' YOLO11 built from its yaml with seed 0,
+converted with convert_yolo11_state_dict).
+
+``--task train``: a step is forward, assignment, loss and backward in training mode on
+the same images and ground truth: ours is the detector's ``loss`` (YOLO11Head with
+BatchTaskAlignedAssigner), theirs ``DetectionModel`` with ``v8DetectionLoss``. The
+first step's losses are compared before timing (they must agree: same model, same
+loss).
+
+``--task predict``: inference with the stock test settings (score 0.001, IoU 0.7, 300
+per image): ours is ``test_step`` (preprocessing, forward, decoding, NMS, rescaling) of
+the detector with its convolutions and batch norms fused (mmcv's ``fuse_conv_bn``, as
+MMDetection's benchmark.py ``--fuse-conv-bn``; Ultralytics' predictor fuses too), theirs
+``YOLO.predict`` on the same images (as a 0-1 RGB tensor). Every weight is perturbed by
+N(0, 0.01) first (Ultralytics' initialisation gives constant outputs over the image)
+and the class biases set to CLASS_BIAS so that boxes reach NMS, as a trained model's do
+at that threshold (at Ultralytics' prior none would; how many do is reported as
+``boxes_above_threshold``); the raw outputs (boxes and class scores of every prior) are
+compared before timing.
+
+The computations run in interleaved rounds (mmclipjoint.utils.timing): the ratio
+ours / Ultralytics is the median of per-round ratios with a 95% bootstrap interval, and
+a control (ours against itself, same rounds) shows what the run resolves. Needs
+``ultralytics`` (a test-only dependency of this project, installed by
+tools/setup_env.sh); runs offline.
 """
 import argparse
+import copy
+import itertools
 import json
 import os
 import os.path as osp
 import statistics
 import sys
 import tempfile
-import time
 from types import SimpleNamespace
 
 import torch
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
+                                      ratio_with_interval)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# Our COCO configs' test_cfg, given to Ultralytics' predict as well.
+SCORE_THR, IOU_THR, MAX_PER_IMAGE = 0.001, 0.7, 300
+CLASS_BIAS = float(os.environ.get('YOLO11_BENCH_CLASS_BIAS', -6.5))
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--task', default='train', choices=['train', 'predict'])
     parser.add_argument('--scale', default='n', choices=list('nsmlx'))
     parser.add_argument('--image-size', type=int, default=320)
     parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--rounds', type=int, default=4, help='alternating rounds per model')
-    parser.add_argument('--iters', type=int, default=5, help='timed steps a round')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed steps a round')
+    parser.add_argument('--rounds', type=int, default=30, help='interleaved rounds')
+    parser.add_argument('--repeats', type=int, default=3, help='calls of each per round')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed calls of each first')
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
+                        help="CPU threads, pinned (default: torch's)")
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--out', help='also write the results as JSON here')
-    return parser.parse_args(argv)
+    parser.add_argument('--out', help='also write the results to OUT.json and OUT.md')
+    args = parser.parse_args(argv)
+    if args.rounds < 2:
+        parser.error('--rounds must be at least 2 (the interval is over rounds)')
+    if args.image_size % 32:
+        parser.error('--image-size must be a multiple of 32 (the largest stride)')
+    return args
 
 
 def make_batches(count, batch, size, device, seed=0):
@@ -71,34 +107,41 @@ def make_batches(count, batch, size, device, seed=0):
     return batches
 
 
-def build_models(scale, device):
+def ultralytics_environment():
     os.environ.setdefault('YOLO_OFFLINE', 'true')
     os.environ.setdefault('YOLO_CONFIG_DIR', tempfile.mkdtemp(prefix='ultralytics-'))
+
+
+def our_detector(scale, state_dict, device):
     from mmengine.config import Config
-    from ultralytics.nn.tasks import DetectionModel
-    from ultralytics.utils.loss import v8DetectionLoss
 
     import mmclipjoint  # noqa: F401
     from mmclipjoint.utils.ultralytics import convert_yolo11_state_dict
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, f'configs/yolo11/yolo11_{scale}_8xb16-600e_coco.py'))
+    ours = MODELS.build(cfg.model)
+    ours.load_state_dict(convert_yolo11_state_dict(state_dict), strict=True)
+    return ours.to(device)
+
+
+def build_train_models(scale, device):
+    ultralytics_environment()
+    from ultralytics.nn.tasks import DetectionModel
+    from ultralytics.utils.loss import v8DetectionLoss
     torch.manual_seed(0)
     theirs = DetectionModel(f'yolo11{scale}.yaml', nc=80, verbose=False).to(device).train()
     theirs.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
     criterion = v8DetectionLoss(theirs)
-    cfg = Config.fromfile(osp.join(ROOT, f'configs/yolo11/yolo11_{scale}_8xb16-600e_coco.py'))
-    ours = MODELS.build(cfg.model)
-    ours.load_state_dict(convert_yolo11_state_dict(theirs.state_dict()), strict=True)
-    return ours.to(device).train(), theirs, criterion
+    ours = our_detector(scale, theirs.state_dict(), device).train()
+    return ours, theirs, criterion
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    device = args.device
-    ours, theirs, criterion = build_models(args.scale, device)
-    steps = args.warmup + args.iters
-    batches = make_batches(steps, args.batch, args.image_size, device)
+def train_calls(args):
+    """(ours, theirs) step functions and the first step's losses."""
+    ours, theirs, criterion = build_train_models(args.scale, args.device)
+    batches = make_batches(max(args.repeats, 1), args.batch, args.image_size, args.device)
 
     def our_step(batch):
         images, samples, _ = batch
@@ -115,42 +158,116 @@ def main(argv=None):
         loss.sum().backward()
         return float(loss.sum().detach())
 
-    first_ours, first_theirs = our_step(batches[0]), their_step(batches[0])
-    print(f'first step, total loss: ours {first_ours:.5f}, Ultralytics {first_theirs:.5f}')
-    if abs(first_ours - first_theirs) > 1e-3 * abs(first_theirs):
-        sys.exit('the two steps do not compute the same loss; timing them would compare '
-                 'different work')
+    first = dict(ours=our_step(batches[0]), ultralytics=their_step(batches[0]))
+    print(f"first step, total loss: ours {first['ours']:.5f}, "
+          f"Ultralytics {first['ultralytics']:.5f}")
+    if abs(first['ours'] - first['ultralytics']) > 1e-3 * abs(first['ultralytics']):
+        raise SystemExit('the two steps do not compute the same loss; timing them would '
+                         'compare different work')
+    cycles = {name: itertools.cycle(batches) for name in ('ours', 'ultralytics', 'control')}
+    calls = dict(ours=lambda: our_step(next(cycles['ours'])),
+                 ultralytics=lambda: their_step(next(cycles['ultralytics'])),
+                 control=lambda: our_step(next(cycles['control'])))
+    return calls, dict(first_loss=first)
 
-    def timed(step):
-        for batch in batches[:args.warmup]:
-            step(batch)
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for batch in batches[args.warmup:]:
-            step(batch)
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        return (time.perf_counter() - start) / args.iters
 
-    times = dict(ours=[], ultralytics=[])
-    for r in range(args.rounds):
-        order = [('ours', our_step), ('ultralytics', their_step)]
-        for name, step in (order if r % 2 == 0 else order[::-1]):
-            times[name].append(timed(step))
-        print(f"round {r + 1}/{args.rounds}: ours {times['ours'][-1]:.4f} s/step, "
-              f"Ultralytics {times['ultralytics'][-1]:.4f} s/step")
-    median = {k: statistics.median(v) for k, v in times.items()}
-    ratio = median['ours'] / median['ultralytics']
-    print(f'YOLO11{args.scale}, batch {args.batch} x {args.image_size} px, {device}: '
-          f"ours {median['ours']:.4f} s/step, Ultralytics {median['ultralytics']:.4f} s/step, "
-          f'ratio ours/Ultralytics {ratio:.3f}')
+def predict_calls(args):
+    """(ours, theirs) predict functions and the comparison of their raw outputs."""
+    ultralytics_environment()
+    from mmcv.cnn import fuse_conv_bn
+    from ultralytics import YOLO
+
+    from mmdet.structures import DetDataSample
+    torch.manual_seed(0)
+    theirs = YOLO(f'yolo11{args.scale}.yaml')
+    with torch.no_grad():
+        for param in theirs.model.parameters():
+            param.add_(torch.randn_like(param) * 0.01)
+        # Class priors raised to CLASS_BIAS so that boxes reach NMS, as a trained model's
+        # do (at Ultralytics' prior, about 1e-5, none passes the 0.001 threshold).
+        for branch in theirs.model.model[-1].cv3:
+            branch[-1].bias.fill_(CLASS_BIAS)
+    ours = fuse_conv_bn(our_detector(args.scale, theirs.model.state_dict(), args.device).eval())
+    # Ultralytics' predict keeps each box's best class; our COCO config's evaluation
+    # setting keeps every (box, class) pair above the threshold, as Ultralytics' val does.
+    ours.bbox_head.test_cfg['multi_label'] = False
+    size = args.image_size
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (args.batch, 3, size, size), generator=generator,
+                           dtype=torch.uint8)
+    # Ultralytics takes RGB in [0, 1]; ours BGR uint8 as the loaders give it.
+    their_input = (images.flip(1).float() / 255).to(args.device)
+    meta = dict(img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
+                scale_factor=(1.0, 1.0), batch_input_shape=(size, size))
+    data = dict(inputs=[image.to(args.device) for image in images],
+                data_samples=[DetDataSample(metainfo=meta) for _ in range(args.batch)])
+
+    def our_predict():
+        with torch.no_grad():
+            return ours.test_step(copy.copy(data))
+
+    def their_predict():
+        return theirs.predict(their_input, imgsz=size, conf=SCORE_THR, iou=IOU_THR,
+                              max_det=MAX_PER_IMAGE, device=args.device, verbose=False)
+
+    # Raw outputs: (B, 4 + 80, priors), boxes (centre, size) in pixels and class scores.
+    with torch.no_grad():
+        head = ours.bbox_head
+        mine = head.decode(*head(ours.extract_feat(ours.data_preprocessor(
+            copy.copy(data), False)['inputs'])))
+        reference = theirs.model.to(args.device).eval()(their_input)
+        reference = reference[0] if isinstance(reference, (tuple, list)) else reference
+    ours_dets, their_dets = our_predict(), their_predict()
+    agreement = dict(
+        raw_shape=list(mine.shape),
+        score_max_diff=float((mine[:, 4:] - reference[:, 4:]).abs().max()),
+        box_max_diff_px=float((mine[:, :4] - reference[:, :4]).abs().max()),
+        boxes_above_threshold=(mine[:, 4:].amax(1) > SCORE_THR).sum(1).tolist(),
+        detections_ours=[len(d.pred_instances) for d in ours_dets],
+        detections_ultralytics=[len(r.boxes) for r in their_dets])
+    print(f"raw outputs: scores max diff {agreement['score_max_diff']:.2e}, boxes "
+          f"{agreement['box_max_diff_px']:.2e} px; boxes above the threshold "
+          f"{agreement['boxes_above_threshold']}; detections ours "
+          f"{agreement['detections_ours']}, Ultralytics {agreement['detections_ultralytics']}")
+    if agreement['score_max_diff'] > 1e-4 or agreement['box_max_diff_px'] > 1e-2:
+        raise SystemExit('the two models do not give the same raw outputs; timing them '
+                         'would compare different work')
+    return dict(ours=our_predict, ultralytics=their_predict, control=our_predict), \
+        dict(agreement=agreement)
+
+
+def markdown(result):
+    setup = (f"YOLO11{result['scale']}, {result['task']}, batch {result['batch']} x "
+             f"{result['image_size']} px, {result['device']}, {result['threads']} threads, "
+             f"{result['rounds']} rounds x {result['repeats']}")
+    return '\n'.join([
+        setup, '', '| ours ms | Ultralytics ms | ours / Ultralytics [95% CI] | control |',
+        '| --- | --- | --- | --- |',
+        f"| {result['ms']['ours']:.1f} | {result['ms']['ultralytics']:.1f} | "
+        f"{format_ratio(result['ratio'])} | {format_ratio(result['control'])} |"]) + '\n'
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    calls, checks = (train_calls if args.task == 'train' else predict_calls)(args)
+    sync = torch.cuda.synchronize if args.device.startswith('cuda') else (lambda: None)
+    times = interleaved_rounds(calls, args.rounds, args.repeats, args.warmup, sync)
+    result = dict(vars(args), **checks, times=times,
+                  ms={k: 1000 * statistics.median(v) for k, v in times.items()},
+                  ratio=ratio_with_interval(times['ours'], times['ultralytics']),
+                  control=ratio_with_interval(times['control'], times['ours']))
+    text = markdown(result)
+    print(text)
+    print(f"ratio ours/Ultralytics {format_ratio(result['ratio'])}")
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(dict(vars(args), median=median, times=times, ratio=ratio,
-                           first_loss=dict(ours=first_ours, ultralytics=first_theirs)), f,
-                      indent=1)
-    return ratio
+        stem = osp.splitext(args.out)[0] if args.out.endswith(('.json', '.md')) else args.out
+        os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
+        with open(stem + '.json', 'w') as f:
+            json.dump(result, f, indent=1)
+        with open(stem + '.md', 'w') as f:
+            f.write(text)
+    return result
 
 
 if __name__ == '__main__':

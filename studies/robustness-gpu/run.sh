@@ -2,7 +2,8 @@
 # How studies/robustness-gpu was made: tools/study.py on a lent machine with one GPU
 # (NVIDIA H200), 16 cores, python3.12 with torch 2.11.0+cu130, and no package registry.
 #
-# The OpenMMLab stack travels as wheels in .whl/ (git-ignored):
+# The OpenMMLab stack travels as wheels in .whl/ (git-ignored; tools/build_offline_wheels.sh
+# builds them as below; tools/offline_stack.sh installs and checks them there):
 #   - mmcv 2.1.0 with its CUDA ops, built on a CPU machine with nvcc 13.0 against that
 #     torch (no GPU is needed to compile; only sm_90 to keep it small):
 #       python3.12 -m venv v312 && v312/bin/pip install "setuptools<81" wheel ninja numpy \
@@ -21,21 +22,7 @@
 set -uo pipefail
 seconds="$1"; shift
 start=$SECONDS
-PY="${PYTHON:-python3}"
-"$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-"$PY" - <<'PY' || exit 1
-import torch, mmcv, mmdet, mmengine, open_clip
-from mmcv.ops import nms
-device = 'cuda' if torch.cuda.is_available() else 'cpu'
-boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], dtype=torch.float,
-                     device=device)
-keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7], device=device), 0.5)[1]
-print('torch', torch.__version__, device, '| mmcv', mmcv.__version__,
-      'nms keeps', keep.tolist(), '| mmdet', mmdet.__version__, '| mmengine',
-      mmengine.__version__, '| open_clip', open_clip.__version__)
-PY
+source tools/offline_stack.sh || exit 1  # the wheels in .whl/, checked
 # In a process group of its own, so that stopping it stops its runs and nothing else.
 setsid "$PY" tools/study.py "$@" &
 study=$!

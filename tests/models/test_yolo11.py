@@ -201,3 +201,34 @@ def test_batched_assignment_equals_ultralytics_task_aligned_assigner():
     torch.testing.assert_close(ours['scores'], t_scores.float(), rtol=1e-6, atol=1e-7)
     assert (ours['labels'][~t_fg] == 80).all()
     assert ours['fg_mask'][0].sum() > 0 and not ours['fg_mask'][2].any()
+
+
+def test_single_label_prediction_equals_ultralytics_nms(ultralytics_yolo11n):
+    """test_cfg.multi_label=False: each prior's best class only, as Ultralytics' predict
+    keeps them; on the same head outputs (decoded as the reference decodes them, see
+    above) the detections equal its non_max_suppression's."""
+    from mmengine.config import ConfigDict
+    from ultralytics.utils.nms import non_max_suppression
+    head = YOLO11Head(80, (64, 128, 256)).eval()
+    generator = torch.Generator().manual_seed(4)
+    sizes = (40, 20, 10)  # a 320-px image
+    cls_scores = [torch.randn(2, 80, s, s, generator=generator) - 2.5 for s in sizes]
+    bbox_dists = [torch.randn(2, 64, s, s, generator=generator) * 2 for s in sizes]
+    cfg = ConfigDict(nms_pre=30000, score_thr=0.25, nms=dict(type='nms', iou_threshold=0.7),
+                     max_per_img=300, multi_label=False)
+    metas = [dict(img_shape=(320, 320), ori_shape=(320, 320), scale_factor=(1.0, 1.0))] * 2
+    with torch.no_grad():
+        results = head.predict_by_feat(cls_scores, bbox_dists, batch_img_metas=metas, cfg=cfg)
+        multi = head.predict_by_feat(cls_scores, bbox_dists, batch_img_metas=metas,
+                                     cfg=ConfigDict(cfg, multi_label=True))
+        reference = non_max_suppression(head.decode(cls_scores, bbox_dists), 0.25, 0.7,
+                                        multi_label=False, max_det=300, max_time_img=1e6)
+    for mine, expected, every in zip(results, reference, multi):
+        assert len(mine) == len(expected) > 50
+        order = mine.scores.argsort(descending=True)
+        torch.testing.assert_close(mine.scores[order], expected[:, 4], atol=1e-6, rtol=0)
+        assert torch.equal(mine.labels[order], expected[:, 5].long())
+        # Both clip the boxes after NMS.
+        torch.testing.assert_close(mine.bboxes[order], expected[:, :4].clamp(0, 320),
+                                   atol=1e-3, rtol=0)
+        assert every.scores.min() > mine.scores.min()  # multi-label: more candidates

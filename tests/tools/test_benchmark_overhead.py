@@ -19,6 +19,7 @@ def test_benchmark_reports_ratios_with_intervals_and_a_control(tmp_path):
     result = json.loads((tmp_path / 'bench.json').read_text())
     assert result['setup']['device'] == 'cpu' and result['setup']['threads'] == 1
     (row, ) = result['pairs']
+    assert row['shared_weights']  # the joint model runs the stock detector's weights
     rounds = row['rounds']
     assert set(rounds['train']) == {'stock', 'joint', 'control'}
     assert set(rounds['inference']) == {'stock', 'joint_stock', 'joint_fused', 'control'}

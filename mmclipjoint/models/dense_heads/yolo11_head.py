@@ -51,7 +51,7 @@ class YOLO11Head(BaseDenseHead):
     and, as the reference does so that its learning rates carry over, multiplied by the
     number of images. Prediction decodes every prior and class (multi-label) and runs
     MMDetection's post-processing (``test_cfg``: ``score_thr``, ``nms_pre``, ``nms``,
-    ``max_per_img``).
+    ``max_per_img``); ``multi_label=False`` keeps each prior's best class only.
 
     Args:
         num_classes (int): classes.
@@ -160,6 +160,36 @@ class YOLO11Head(BaseDenseHead):
             bbox_preds.append(self.dfl(dist.view(b, -1, h * w)).view(b, 4, h, w) * stride)
         return super().predict_by_feat(cls_scores, bbox_preds, None, batch_img_metas, cfg,
                                        rescale, with_nms)
+
+    def _predict_by_feat_single(self, cls_score_list, bbox_pred_list, score_factor_list,
+                                mlvl_priors, img_meta, cfg, rescale=False, with_nms=True):
+        """MMDetection's per-image post-processing (every class of every prior a
+        candidate, the reference's evaluation setting), or with ``test_cfg.multi_label
+        = False`` each prior's best class only (the reference's ``predict``): its score
+        above ``score_thr``, the ``nms_pre`` best of all levels, the same NMS on the
+        unclipped boxes, then the boxes clipped to the image, as the reference does."""
+        cfg = self.test_cfg if cfg is None else cfg
+        if cfg.get('multi_label', True):
+            return super()._predict_by_feat_single(cls_score_list, bbox_pred_list,
+                                                   score_factor_list, mlvl_priors, img_meta,
+                                                   cfg, rescale, with_nms)
+        scores, labels = torch.cat([s.flatten(1) for s in cls_score_list], 1).max(0)
+        scores = scores.sigmoid()
+        bbox_preds = torch.cat([b.flatten(1) for b in bbox_pred_list], 1).t()
+        priors = torch.cat(mlvl_priors)
+        keep = (scores > cfg.get('score_thr', 0)).nonzero().squeeze(1)
+        nms_pre = cfg.get('nms_pre', -1)
+        if 0 < nms_pre < len(keep):
+            keep = keep[scores[keep].topk(nms_pre).indices]
+        results = InstanceData(bboxes=self.bbox_coder.decode(priors[keep], bbox_preds[keep]),
+                               scores=scores[keep], labels=labels[keep])
+        results = self._bbox_post_process(results=results, cfg=cfg, rescale=rescale,
+                                          with_nms=with_nms, img_meta=img_meta)
+        # As the reference: NMS on the unclipped boxes, then clipped to the image.
+        height, width = img_meta['ori_shape'] if rescale else img_meta['img_shape']
+        results.bboxes[:, 0::2] = results.bboxes[:, 0::2].clamp(0, width)
+        results.bboxes[:, 1::2] = results.bboxes[:, 1::2].clamp(0, height)
+        return results
 
     # ---- training ------------------------------------------------------------------
 
