@@ -203,7 +203,7 @@ def predict_calls(args):
                 data_samples=[DetDataSample(metainfo=meta) for _ in range(args.batch)])
 
     def our_predict():
-        with torch.no_grad():
+        with torch.inference_mode():
             return ours.test_step(copy.copy(data))
 
     def their_predict():
