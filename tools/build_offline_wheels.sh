@@ -29,8 +29,8 @@ if [[ -z "${SKIP_MMCV:-}" ]]; then
     run "$build/venv/bin/pip" install -q "setuptools<81" wheel ninja numpy "torch==$TORCH"
     run "$build/venv/bin/pip" download --no-deps --no-binary=:all: -d "$build" mmcv==2.1.0
     run tar -xzf "$build/mmcv-2.1.0.tar.gz" -C "$build"
-    (cd "$build/mmcv-2.1.0" && run env CUDA_HOME="$CUDA_HOME" FORCE_CUDA=1 \
+    run env -C "$build/mmcv-2.1.0" CUDA_HOME="$CUDA_HOME" FORCE_CUDA=1 \
         TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS="$(nproc)" "$build/venv/bin/python" setup.py \
-        bdist_wheel -d "$OLDPWD/$WHL")
+        bdist_wheel -d "$PWD/$WHL"
 fi
-ls -la "$WHL"
+[[ -n "${DRY:-}" ]] || ls -la "$WHL"
