@@ -23,7 +23,6 @@ Ultralytics' ``export(format='onnx')`` (``nms=True``; and without NMS), their ra
 compared first. Writes JSON and markdown with ``--out``.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -38,7 +37,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
 from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs  # noqa: E402
 from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
-                                      ratio_with_interval)
+                                      ratio_with_interval, write_results)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HEAD = {'faster-rcnn': 'model.roi_head.bbox_head'}
@@ -258,13 +257,8 @@ def main(argv=None):
             results['ultralytics'] = bench_ultralytics(args, workdir)
     text = markdown(results)
     print(text)
-    if args.out:
-        stem = osp.splitext(args.out)[0]
-        os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
-        with open(stem + '.json', 'w') as f:
-            json.dump(results, f, indent=1)
-        with open(stem + '.md', 'w') as f:
-            f.write(text)
+    if args.out:  # any ending of --out is dropped, as this tool always has
+        write_results(osp.splitext(args.out)[0], results, text)
     return results
 
 

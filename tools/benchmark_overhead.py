@@ -42,8 +42,6 @@ the models' step functions. ``--out STEM`` writes STEM.json and STEM.md.
 import argparse
 import copy
 import itertools
-import json
-import os
 import os.path as osp
 import statistics
 import sys
@@ -63,7 +61,7 @@ from mmclipjoint.utils.branches import contrastive_branches  # noqa: E402
 from mmclipjoint.utils.config import joint_heads  # noqa: E402
 from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs  # noqa: E402
 from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
-                                      ratio_with_interval)
+                                      ratio_with_interval, write_results)
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 
@@ -368,12 +366,7 @@ def main(argv=None):
     text = markdown(results)
     print(text)
     if args.out:
-        stem = osp.splitext(args.out)[0] if args.out.endswith(('.json', '.md')) else args.out
-        os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
-        with open(stem + '.json', 'w') as f:
-            json.dump(results, f, indent=1)
-        with open(stem + '.md', 'w') as f:
-            f.write(text)
+        write_results(args.out, results, text)
     return results
 
 

@@ -35,7 +35,6 @@ tools/setup_env.sh); runs offline.
 import argparse
 import copy
 import itertools
-import json
 import os
 import os.path as osp
 import statistics
@@ -47,7 +46,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
-                                      ratio_with_interval)
+                                      ratio_with_interval, write_results)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Our COCO configs' test_cfg, given to Ultralytics' predict as well.
@@ -261,12 +260,7 @@ def main(argv=None):
     print(text)
     print(f"ratio ours/Ultralytics {format_ratio(result['ratio'])}")
     if args.out:
-        stem = osp.splitext(args.out)[0] if args.out.endswith(('.json', '.md')) else args.out
-        os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
-        with open(stem + '.json', 'w') as f:
-            json.dump(result, f, indent=1)
-        with open(stem + '.md', 'w') as f:
-            f.write(text)
+        write_results(args.out, result, text)
     return result
 
 

@@ -358,11 +358,8 @@ def markdown(results: dict) -> str:
 
 
 def save(results: dict, stem: str) -> None:
-    os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
-    with open(stem + '.json', 'w') as f:
-        json.dump(results, f, indent=1)
-    with open(stem + '.md', 'w') as f:
-        f.write(markdown(results))
+    from mmclipjoint.utils.timing import write_results
+    write_results(stem, results, markdown(results))
 
 
 def main(argv=None) -> dict:

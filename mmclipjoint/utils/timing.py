@@ -9,6 +9,9 @@ reported ratio is the median of the per-round ratios with a bootstrap interval o
 rounds. A computation timed against itself (a control) must read 1.00 within that
 interval; the interval's width is what the benchmark can resolve.
 """
+import json
+import os
+import os.path as osp
 import random
 import statistics
 import time
@@ -54,3 +57,16 @@ def ratio_with_interval(numerator: Sequence[float], denominator: Sequence[float]
 
 def format_ratio(result: Dict) -> str:
     return f"{result['ratio']:.3f} [{result['low']:.3f}, {result['high']:.3f}]"
+
+
+def write_results(out: str, results: Dict, text: str) -> str:
+    """Write a benchmark's ``results`` to ``STEM.json`` and its markdown ``text`` to
+    ``STEM.md``, ``STEM`` being ``out`` without a ``.json`` / ``.md`` ending; returns
+    ``STEM``."""
+    stem = osp.splitext(out)[0] if out.endswith(('.json', '.md')) else out
+    os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
+    with open(stem + '.json', 'w') as f:
+        json.dump(results, f, indent=1)
+    with open(stem + '.md', 'w') as f:
+        f.write(text)
+    return stem
