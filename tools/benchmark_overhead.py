@@ -29,11 +29,14 @@ ones do, so fused inference is best timed with ``--checkpoint``. Inference is ti
 first, while the weights are still shared (training changes them).
 
 The computations run in interleaved rounds (mmclipjoint.utils.timing): each round times
-``--train-repeats`` steps (``--infer-repeats`` images) of each, in alternating order,
+``--train-repeats`` steps (``--infer-repeats`` images) of each, in a random order,
 after untimed warm-up calls; a ratio is the median of the per-round ratios with a 95%
 bootstrap interval over rounds. A control, the stock model timed against itself in the
 same rounds, reads 1.00 within what the run can resolve: a ratio is only meaningful to
-the width of its control's interval. Threads are pinned (``--threads``).
+the width of its control's interval. Rounds continue past ``--rounds`` until the
+controls' intervals are inside 1 +- ``--precision`` (0.02) and the ratios' within
++- 0.02, or ``--max-rounds``; the results say how many ran and whether they resolved.
+Threads are pinned (``--threads``).
 
 MMDetection's InferenceBenchmark (tools/analysis_tools/benchmark.py) is CUDA-only and
 times one model per run, hence this tool; it reuses mmengine's dataloader building and
@@ -57,11 +60,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
 from mmclipjoint.datasets import prepare_builtin_dataset  # noqa: E402
 from mmclipjoint.pretraining.artifacts import prepare_builtin_weights  # noqa: E402
+from mmclipjoint.utils import timing  # noqa: E402
 from mmclipjoint.utils.branches import contrastive_branches  # noqa: E402
 from mmclipjoint.utils.config import joint_heads  # noqa: E402
 from mmclipjoint.utils.families import BUILTIN_FAMILIES, family_configs  # noqa: E402
-from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
-                                      ratio_with_interval, write_results)
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 
@@ -83,9 +85,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
                         help="CPU threads, pinned for the whole run (default: torch's)")
-    parser.add_argument('--rounds', type=int, default=30,
-                        help='interleaved rounds (30: the control within about 2%% on the '
-                             '2-core CPU machine)')
+    timing.add_round_arguments(parser)
     parser.add_argument('--train-repeats', type=int, default=3,
                         help='training steps of each model per round')
     parser.add_argument('--infer-repeats', type=int, default=20,
@@ -111,8 +111,7 @@ def parse_args(argv=None):
         args.pair = list(PAIRS)
     if args.checkpoint and args.pair and len(args.pair) > 1:
         parser.error('--checkpoint is one joint model\'s: give one --pair (or --joint)')
-    if args.rounds < 2:
-        parser.error('--rounds must be at least 2 (the interval is over rounds)')
+    timing.check_round_arguments(parser, args)
     if args.image_scale and len(args.image_scale) > 2:
         parser.error('--image-scale takes one size or WIDTH HEIGHT')
     return args
@@ -280,22 +279,28 @@ def bench_pair(name, baseline, joint, args):
                          f'cannot be given to both; fix: a pair whose configs differ only in '
                          f'the branch')
     sync = (lambda: synchronize(args.device))
+    infer_resolved = timing.resolves([('joint_stock', 'stock'), ('joint_fused', 'stock')],
+                                     [('control', 'stock')], args.precision)
+    train_resolved = timing.resolves([('joint', 'stock')], [('control', 'stock')], args.precision)
     # Inference first, while the shared weights are still the same in both models.
-    inference = interleaved_rounds(
+    inference = timing.interleaved_rounds(
         dict(stock=infer_call(stock, test_batches),
              joint_stock=infer_call(joint_model, test_batches, 'stock'),
              joint_fused=infer_call(joint_model, test_batches, 'fused'),
              control=infer_call(stock, test_batches)),
-        args.rounds, args.infer_repeats, args.warmup, sync)
+        args.rounds, args.infer_repeats, args.warmup, sync, max_rounds=args.max_rounds,
+        precise_enough=infer_resolved)
     print(f'{name}: inference rounds done', flush=True)
     memory = {key: training_memory_mb(model, optim, train_batches, args.device)
               for key, (model, optim) in models.items()}
-    train = interleaved_rounds(
+    train = timing.interleaved_rounds(
         dict(stock=train_call(stock, stock_optim, train_batches),
              joint=train_call(joint_model, joint_optim, train_batches),
              control=train_call(stock, stock_optim, train_batches)),
-        args.rounds, args.train_repeats, args.warmup, sync)
+        args.rounds, args.train_repeats, args.warmup, sync, max_rounds=args.max_rounds,
+        precise_enough=train_resolved)
     ms = lambda times: 1000 * statistics.median(times)  # noqa: E731
+    over = lambda times, key: timing.ratio_with_interval(times[key], times['stock'])  # noqa
     return dict(
         pair=name, baseline=osp.relpath(baseline, ROOT), joint=osp.relpath(joint, ROOT),
         train_batch_size=cfgs['baseline'].train_dataloader.batch_size,
@@ -305,12 +310,14 @@ def bench_pair(name, baseline, joint, args):
                       joint_fused=ms(inference['joint_fused'])),
         train_memory_mb=dict(stock=memory['baseline'], joint=memory['joint']),
         ratio=dict(
-            train_time=ratio_with_interval(train['joint'], train['stock']),
-            train_control=ratio_with_interval(train['control'], train['stock']),
+            train_time=over(train, 'joint'), train_control=over(train, 'control'),
             train_memory=memory['joint'] / memory['baseline'],
-            infer_time_stock=ratio_with_interval(inference['joint_stock'], inference['stock']),
-            infer_time_fused=ratio_with_interval(inference['joint_fused'], inference['stock']),
-            infer_control=ratio_with_interval(inference['control'], inference['stock'])),
+            infer_time_stock=over(inference, 'joint_stock'),
+            infer_time_fused=over(inference, 'joint_fused'),
+            infer_control=over(inference, 'control')),
+        # Rounds run, and whether they resolved --precision (else --max-rounds stopped them).
+        rounds_run=dict(train=len(train['stock']), inference=len(inference['stock'])),
+        resolved=dict(train=train_resolved(train), inference=infer_resolved(inference)),
         rounds=dict(train=train, inference=inference))
 
 
@@ -318,21 +325,28 @@ def markdown(results):
     setup = results['setup']
     memory = ('peak CUDA allocated' if setup['device'].startswith('cuda')
               else 'params + grads + optimizer state + saved activations')
-    lines = [f"{setup['device']}, {setup['threads']} threads, {setup['rounds']} rounds x "
-             f"{setup['train_repeats']} steps / {setup['infer_repeats']} images"
+    lines = [f"{setup['device']}, {setup['threads']} threads, rounds of "
+             f"{setup['train_repeats']} steps / {setup['infer_repeats']} images "
+             f"({setup['rounds']} to {setup['max_rounds']} rounds, until the controls are "
+             f"inside 1 +- {setup['precision']} and the ratios' intervals within "
+             f"+- {setup['precision']})"
              f"{', AMP' if setup['amp'] else ''}; joint / stock time, median of per-round "
-             f'ratios [95% bootstrap interval]; control = stock against itself', '',
+             f'ratios [95% bootstrap interval]; control = stock against itself; rounds: '
+             f'training, inference (* = --max-rounds reached before the precision)', '',
              '| pair | train step | control | train memory | inference, stock | inference, '
-             'fused | control | stock ms / step, / image |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+             'fused | control | stock ms / step, / image | rounds |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     for row in results['pairs']:
         r = row['ratio']
         lines.append(
-            f"| {row['pair']} | {format_ratio(r['train_time'])} | "
-            f"{format_ratio(r['train_control'])} | {r['train_memory']:.3f} | "
-            f"{format_ratio(r['infer_time_stock'])} | {format_ratio(r['infer_time_fused'])} | "
-            f"{format_ratio(r['infer_control'])} | {row['train_ms']['stock']:.0f}, "
-            f"{row['infer_ms']['stock']:.1f} |")
+            f"| {row['pair']} | {timing.format_ratio(r['train_time'])} | "
+            f"{timing.format_ratio(r['train_control'])} | {r['train_memory']:.3f} | "
+            f"{timing.format_ratio(r['infer_time_stock'])} | "
+            f"{timing.format_ratio(r['infer_time_fused'])} | "
+            f"{timing.format_ratio(r['infer_control'])} | {row['train_ms']['stock']:.0f}, "
+            f"{row['infer_ms']['stock']:.1f} | "
+            + ', '.join(f"{row['rounds_run'][k]}{'' if row['resolved'][k] else '*'}"
+                        for k in ('train', 'inference')) + ' |')
     lines += ['', f'train memory: {memory}.']
     return '\n'.join(lines) + '\n'
 
@@ -346,6 +360,7 @@ def main(argv=None):
     else:
         pairs = [(osp.splitext(osp.basename(args.joint))[0], args.baseline, args.joint)]
     results = dict(setup=dict(device=args.device, threads=args.threads, rounds=args.rounds,
+                              max_rounds=args.max_rounds, precision=args.precision,
                               train_repeats=args.train_repeats,
                               infer_repeats=args.infer_repeats, warmup=args.warmup,
                               amp=args.amp, builtin_data=args.builtin_data,
@@ -357,16 +372,16 @@ def main(argv=None):
         row = bench_pair(name, baseline, joint, args)
         results['pairs'].append(row)
         r = row['ratio']
-        print(f"{name}: train {format_ratio(r['train_time'])} (control "
-              f"{format_ratio(r['train_control'])}), inference stock "
-              f"{format_ratio(r['infer_time_stock'])}, fused "
-              f"{format_ratio(r['infer_time_fused'])} (control "
-              f"{format_ratio(r['infer_control'])}), memory {r['train_memory']:.3f}",
+        print(f"{name}: train {timing.format_ratio(r['train_time'])} (control "
+              f"{timing.format_ratio(r['train_control'])}), inference stock "
+              f"{timing.format_ratio(r['infer_time_stock'])}, fused "
+              f"{timing.format_ratio(r['infer_time_fused'])} (control "
+              f"{timing.format_ratio(r['infer_control'])}), memory {r['train_memory']:.3f}",
               flush=True)
     text = markdown(results)
     print(text)
     if args.out:
-        write_results(args.out, results, text)
+        timing.write_results(args.out, results, text)
     return results
 
 

@@ -28,7 +28,9 @@ compared before timing.
 
 The computations run in interleaved rounds (mmclipjoint.utils.timing): the ratio
 ours / Ultralytics is the median of per-round ratios with a 95% bootstrap interval, and
-a control (ours against itself, same rounds) shows what the run resolves. Needs
+a control (ours against itself, same rounds) shows what the run resolves; rounds go on
+past ``--rounds`` until the control is inside 1 +- ``--precision`` and the ratio's
+interval within +- the same, or ``--max-rounds``. Needs
 ``ultralytics`` (a test-only dependency of this project, installed by
 tools/setup_env.sh); runs offline.
 """
@@ -45,8 +47,7 @@ from types import SimpleNamespace
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmclipjoint.utils.timing import (format_ratio, interleaved_rounds,  # noqa: E402
-                                      ratio_with_interval, write_results)
+from mmclipjoint.utils import timing  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Our COCO configs' test_cfg, given to Ultralytics' predict as well.
@@ -61,7 +62,7 @@ def parse_args(argv=None):
     parser.add_argument('--scale', default='n', choices=list('nsmlx'))
     parser.add_argument('--image-size', type=int, default=320)
     parser.add_argument('--batch', type=int, default=8)
-    parser.add_argument('--rounds', type=int, default=30, help='interleaved rounds')
+    timing.add_round_arguments(parser)
     parser.add_argument('--repeats', type=int, default=3, help='calls of each per round')
     parser.add_argument('--warmup', type=int, default=2, help='untimed calls of each first')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
@@ -69,8 +70,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--out', help='also write the results to OUT.json and OUT.md')
     args = parser.parse_args(argv)
-    if args.rounds < 2:
-        parser.error('--rounds must be at least 2 (the interval is over rounds)')
+    timing.check_round_arguments(parser, args)
     if args.image_size % 32:
         parser.error('--image-size must be a multiple of 32 (the largest stride)')
     return args
@@ -238,12 +238,14 @@ def predict_calls(args):
 def markdown(result):
     setup = (f"YOLO11{result['scale']}, {result['task']}, batch {result['batch']} x "
              f"{result['image_size']} px, {result['device']}, {result['threads']} threads, "
-             f"{result['rounds']} rounds x {result['repeats']}")
+             f"{result['rounds_run']} rounds x {result['repeats']}"
+             f"{'' if result['resolved'] else ' (--max-rounds reached before the precision)'}")
     return '\n'.join([
         setup, '', '| ours ms | Ultralytics ms | ours / Ultralytics [95% CI] | control |',
         '| --- | --- | --- | --- |',
         f"| {result['ms']['ours']:.1f} | {result['ms']['ultralytics']:.1f} | "
-        f"{format_ratio(result['ratio'])} | {format_ratio(result['control'])} |"]) + '\n'
+        f"{timing.format_ratio(result['ratio'])} | "
+        f"{timing.format_ratio(result['control'])} |"]) + '\n'
 
 
 def main(argv=None):
@@ -251,16 +253,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     calls, checks = (train_calls if args.task == 'train' else predict_calls)(args)
     sync = torch.cuda.synchronize if args.device.startswith('cuda') else (lambda: None)
-    times = interleaved_rounds(calls, args.rounds, args.repeats, args.warmup, sync)
-    result = dict(vars(args), **checks, times=times,
+    resolved = timing.resolves([('ours', 'ultralytics')], [('control', 'ours')], args.precision)
+    times = timing.interleaved_rounds(calls, args.rounds, args.repeats, args.warmup, sync,
+                                      max_rounds=args.max_rounds, precise_enough=resolved)
+    result = dict(vars(args), **checks, times=times, rounds_run=len(times['ours']),
+                  resolved=resolved(times),
                   ms={k: 1000 * statistics.median(v) for k, v in times.items()},
-                  ratio=ratio_with_interval(times['ours'], times['ultralytics']),
-                  control=ratio_with_interval(times['control'], times['ours']))
+                  ratio=timing.ratio_with_interval(times['ours'], times['ultralytics']),
+                  control=timing.ratio_with_interval(times['control'], times['ours']))
     text = markdown(result)
     print(text)
-    print(f"ratio ours/Ultralytics {format_ratio(result['ratio'])}")
+    print(f"ratio ours/Ultralytics {timing.format_ratio(result['ratio'])}")
     if args.out:
-        write_results(args.out, result, text)
+        timing.write_results(args.out, result, text)
     return result
 
 

@@ -167,7 +167,8 @@ def build_steps(work: str, info: dict) -> List[Step]:
     overhead = osp.join(work, 'overhead_cuda')
     steps.append(Step(
         'overhead', ['tools/benchmark_overhead.py', '--device', 'cuda', '--pair', 'all',
-                     '--rounds', '10', '--train-repeats', '5', '--infer-repeats', '20',
+                     '--rounds', '10', '--max-rounds', '30', '--train-repeats', '5',
+                     '--infer-repeats', '20',
                      '--out', overhead],
         240, needs=dict(cuda=cuda), parse=json_file(overhead + '.json')))
     for task in ('train', 'predict'):
@@ -176,7 +177,7 @@ def build_steps(work: str, info: dict) -> List[Step]:
             f'yolo11-vs-ultralytics-{task}',
             ['tools/benchmark_yolo11_vs_ultralytics.py', '--device', 'cuda', '--task', task,
              '--scale', 'n', '--image-size', '640', '--batch', '16' if task == 'train' else '1',
-             '--rounds', '10', '--out', out],
+             '--rounds', '10', '--max-rounds', '40', '--out', out],
             90, needs=dict(cuda=cuda, ultralytics=ultralytics), parse=json_file(out + '.json')))
     checkpoints = {}
     for family, (_, joint) in BUILTIN_FAMILIES.items():
@@ -218,7 +219,7 @@ def build_steps(work: str, info: dict) -> List[Step]:
         steps.append(Step(
             name, ['tools/benchmark_overhead.py', '--device', 'cuda', '--builtin-data',
                    '--image-scale', *scale, '--baseline', stock,
-                   '--joint', joint, '--rounds', '4', '--train-repeats', '5',
+                   '--joint', joint, '--rounds', '4', '--max-rounds', '4', '--train-repeats', '5',
                    '--infer-repeats', '5', '--amp', '--out', out, '--cfg-options', *options],
             120, needs=dict(cuda=cuda), configs=[stock, joint], options=options,
             parse=projection(

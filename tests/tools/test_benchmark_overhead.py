@@ -13,8 +13,8 @@ pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
 def test_benchmark_reports_ratios_with_intervals_and_a_control(tmp_path):
     out = tmp_path / 'bench'
-    run_tool('benchmark_overhead.py', '--rounds', '3', '--train-repeats', '1', '--warmup', '1',
-             '--infer-repeats', '1', '--threads', '1', '--out', str(out),
+    run_tool('benchmark_overhead.py', '--rounds', '3', '--max-rounds', '3', '--train-repeats',
+             '1', '--warmup', '1', '--infer-repeats', '1', '--threads', '1', '--out', str(out),
              '--cfg-options', *TINY_RUN, cwd=str(tmp_path))
     result = json.loads((tmp_path / 'bench.json').read_text())
     assert result['setup']['device'] == 'cpu' and result['setup']['threads'] == 1
@@ -33,6 +33,9 @@ def test_benchmark_reports_ratios_with_intervals_and_a_control(tmp_path):
                 'infer_control'):
         assert ratio[key]['low'] <= ratio[key]['ratio'] <= ratio[key]['high']
         assert ratio[key]['rounds'] == 3
+    # --max-rounds equal to --rounds: a fixed number, and whether it resolved is recorded.
+    assert row['rounds_run'] == dict(train=3, inference=3)
+    assert set(row['resolved']) == {'train', 'inference'}
     # The CPU memory count sees the branch: its parameters and their gradients at least.
     model = build_detector(JOINT_CONFIG)
     branch_bytes = sum(p.numel() * 4 for n, p in model.named_parameters()
@@ -46,6 +49,6 @@ def test_benchmark_reports_ratios_with_intervals_and_a_control(tmp_path):
 def test_a_joint_config_without_a_branch_is_refused(tmp_path):
     stock = osp.join(REPO, 'configs/yolo11/yolo11_n_24e_shapes.py')
     code, output = run_tool('benchmark_overhead.py', '--joint', stock, '--baseline', stock,
-                            '--rounds', '2', '--cfg-options', *TINY_RUN, cwd=str(tmp_path),
-                            check=False)
+                            '--rounds', '2', '--max-rounds', '2', '--cfg-options', *TINY_RUN,
+                            cwd=str(tmp_path), check=False)
     assert code != 0 and 'has no contrastive branch' in output

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.slow  # every test here trains or starts processes
 
 def test_train_step_same_loss_then_a_ratio(tmp_path):
     out = tmp_path / 'bench'
-    printed = run_tool('benchmark_yolo11_vs_ultralytics.py', '--rounds', '2', '--repeats', '1',
-                       '--warmup', '0', '--batch', '2', '--image-size', '96', '--device', 'cpu',
-                       '--out', str(out), cwd=str(tmp_path))
+    printed = run_tool('benchmark_yolo11_vs_ultralytics.py', '--rounds', '2', '--max-rounds',
+                       '2', '--repeats', '1', '--warmup', '0', '--batch', '2',
+                       '--image-size', '96', '--device', 'cpu', '--out', str(out),
+                       cwd=str(tmp_path))
     assert 'ratio ours/Ultralytics' in printed
     result = json.loads((tmp_path / 'bench.json').read_text())
     first = result['first_loss']
@@ -29,6 +30,7 @@ def test_train_step_same_loss_then_a_ratio(tmp_path):
 def test_predict_same_raw_outputs_and_detections(tmp_path):
     out = tmp_path / 'bench.json'
     run_tool('benchmark_yolo11_vs_ultralytics.py', '--task', 'predict', '--rounds', '2',
+             '--max-rounds', '2',
              '--repeats', '1', '--warmup', '0', '--batch', '2', '--image-size', '128',
              '--device', 'cpu', '--out', str(out), cwd=str(tmp_path))
     result = json.loads(out.read_text())
