@@ -19,7 +19,9 @@ loss).
 per image): ours is ``test_step`` (preprocessing, forward, decoding, NMS, rescaling) of
 the detector with its convolutions and batch norms fused (mmcv's ``fuse_conv_bn``, as
 MMDetection's benchmark.py ``--fuse-conv-bn``; Ultralytics' predictor fuses too), theirs
-``YOLO.predict`` on the same images (as a 0-1 RGB tensor). Every weight is perturbed by
+``YOLO.predict`` on the same 8-bit BGR images, each in its input format: (3, H, W) tensors
+as MMDetection's loaders give them, (H, W, 3) arrays as ``cv2.imread`` does (each model
+converts them to RGB in [0, 1] itself). Every weight is perturbed by
 N(0, 0.01) first (Ultralytics' initialisation gives constant outputs over the image)
 and the class biases set to CLASS_BIAS so that boxes reach NMS, as a trained model's do
 at that threshold (at Ultralytics' prior none would; how many do is reported as
@@ -194,8 +196,11 @@ def predict_calls(args):
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (args.batch, 3, size, size), generator=generator,
                            dtype=torch.uint8)
-    # Ultralytics takes RGB in [0, 1]; ours BGR uint8 as the loaders give it.
-    their_input = (images.flip(1).float() / 255).to(args.device)
+    # The same 8-bit BGR images for both, each in its own input format: ours (3, H, W)
+    # tensors as MMDetection's loaders give them, theirs (H, W, 3) arrays as cv2.imread
+    # gives them; each predict converts them itself (to RGB in [0, 1]).
+    their_images = [image.permute(1, 2, 0).contiguous().numpy() for image in images]
+    their_input = (images.flip(1).float() / 255).to(args.device)  # the raw-output check
     meta = dict(img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
                 scale_factor=(1.0, 1.0), batch_input_shape=(size, size))
     data = dict(inputs=[image.to(args.device) for image in images],
@@ -206,7 +211,7 @@ def predict_calls(args):
             return ours.test_step(copy.copy(data))
 
     def their_predict():
-        return theirs.predict(their_input, imgsz=size, conf=SCORE_THR, iou=IOU_THR,
+        return theirs.predict(their_images, imgsz=size, conf=SCORE_THR, iou=IOU_THR,
                               max_det=MAX_PER_IMAGE, device=args.device, verbose=False)
 
     # Raw outputs: (B, 4 + 80, priors), boxes (centre, size) in pixels and class scores.
@@ -217,6 +222,9 @@ def predict_calls(args):
         reference = theirs.model.to(args.device).eval()(their_input)
         reference = reference[0] if isinstance(reference, (tuple, list)) else reference
     ours_dets, their_dets = our_predict(), their_predict()
+    # Ultralytics' first predict sets up its device (select_device), which on a CPU sets
+    # torch's threads to the CPU count - 1 for the whole process: pinned again here.
+    torch.set_num_threads(args.threads)
     agreement = dict(
         raw_shape=list(mine.shape),
         score_max_diff=float((mine[:, 4:] - reference[:, 4:]).abs().max()),
@@ -237,7 +245,8 @@ def predict_calls(args):
 
 def markdown(result):
     setup = (f"YOLO11{result['scale']}, {result['task']}, batch {result['batch']} x "
-             f"{result['image_size']} px, {result['device']}, {result['threads']} threads, "
+             f"{result['image_size']} px, {result['device']}, "
+             f"{result['threads_during_timing']} threads, "
              f"{result['rounds_run']} rounds x {result['repeats']}"
              f"{'' if result['resolved'] else ' (--max-rounds reached before the precision)'}")
     return '\n'.join([
@@ -257,6 +266,7 @@ def main(argv=None):
     times = timing.interleaved_rounds(calls, args.rounds, args.repeats, args.warmup, sync,
                                       max_rounds=args.max_rounds, precise_enough=resolved)
     result = dict(vars(args), **checks, times=times, rounds_run=len(times['ours']),
+                  threads_during_timing=torch.get_num_threads(),
                   resolved=resolved(times),
                   ms={k: 1000 * statistics.median(v) for k, v in times.items()},
                   ratio=timing.ratio_with_interval(times['ours'], times['ultralytics']),

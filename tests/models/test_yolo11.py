@@ -232,3 +232,31 @@ def test_single_label_prediction_equals_ultralytics_nms(ultralytics_yolo11n):
         torch.testing.assert_close(mine.bboxes[order], expected[:, :4].clamp(0, 320),
                                    atol=1e-3, rtol=0)
         assert every.scores.min() > mine.scores.min()  # multi-label: more candidates
+
+
+def test_plain_nms_runs_torchvision_and_keeps_what_mmcv_keeps():
+    """YOLO11Head's post-processing runs plain NMS with torchvision's batched_nms (faster
+    on a CPU): on candidates that do not depend on rounding it keeps the same boxes, in
+    the same order, as MMDetection's mmcv path; soft NMS still goes to mmcv."""
+    from mmcv.ops import batched_nms
+    from mmengine.config import ConfigDict
+    from mmengine.structures import InstanceData
+    generator = torch.Generator().manual_seed(0)
+    head = YOLO11Head(num_classes=5, in_channels=[64, 128, 256])
+    n = 1200  # 4,800 coordinates, above 4,000: torchvision's per-class path
+    corners = torch.rand(n, 2, generator=generator) * 500
+    boxes = torch.cat((corners, corners + 20 + torch.rand(n, 2, generator=generator) * 80), 1)
+    scores = torch.randperm(n, generator=generator).float() / n + 0.01  # no ties
+    labels = torch.randint(0, 5, (n, ), generator=generator)
+    cfg = ConfigDict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)
+    ours = head._bbox_post_process(InstanceData(bboxes=boxes, scores=scores, labels=labels),
+                                   cfg)
+    dets, keep = batched_nms(boxes, scores, labels, cfg.nms)
+    assert len(ours) == 100 and torch.equal(ours.bboxes, boxes[keep[:100]])
+    assert torch.equal(ours.scores, dets[:100, -1])
+    assert torch.equal(ours.labels, labels[keep[:100]])
+    soft = ConfigDict(nms=dict(type='soft_nms', iou_threshold=0.5), max_per_img=100)
+    rescored = head._bbox_post_process(
+        InstanceData(bboxes=boxes, scores=scores, labels=labels), soft)
+    dets, _ = batched_nms(boxes, scores, labels, soft.nms)
+    assert torch.equal(rescored.scores, dets[:100, -1])  # soft NMS lowers scores
