@@ -59,6 +59,7 @@ from mmengine.runner import Runner, load_checkpoint
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmclipjoint  # noqa: E402,F401
 from mmclipjoint.datasets import prepare_builtin_dataset  # noqa: E402
+from mmclipjoint.engine.hooks import apply_channels_last  # noqa: E402
 from mmclipjoint.pretraining.artifacts import prepare_builtin_weights  # noqa: E402
 from mmclipjoint.utils import timing  # noqa: E402
 from mmclipjoint.utils.branches import contrastive_branches  # noqa: E402
@@ -163,6 +164,7 @@ def build(cfg, device, amp):
         warnings.simplefilter('ignore')  # the demo bank's explicit init='random'
         model.init_weights()
     model.to(device)
+    apply_channels_last(model, cfg)  # as the config's ChannelsLastHook would
     optim_cfg = copy.deepcopy(cfg.optim_wrapper)
     if amp:
         optim_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')

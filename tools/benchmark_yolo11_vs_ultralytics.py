@@ -7,7 +7,9 @@
     python tools/benchmark_yolo11_vs_ultralytics.py ... --device cuda --out results  # .json/.md
 
 Both models hold the same weights (Ultralytics' YOLO11 built from its yaml with seed 0,
-converted with convert_yolo11_state_dict).
+converted with convert_yolo11_state_dict); ours is channels-last, as its config's
+ChannelsLastHook makes it in a run (Ultralytics' fused predict model is partly
+channels-last too, its training model not).
 
 ``--task train``: a step is forward, assignment, loss and backward in training mode on
 the same images and ground truth: ours is the detector's ``loss`` (YOLO11Head with
@@ -117,6 +119,7 @@ def our_detector(scale, state_dict, device):
     from mmengine.config import Config
 
     import mmclipjoint  # noqa: F401
+    from mmclipjoint.engine.hooks import apply_channels_last
     from mmclipjoint.utils.ultralytics import convert_yolo11_state_dict
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
@@ -124,7 +127,10 @@ def our_detector(scale, state_dict, device):
     cfg = Config.fromfile(osp.join(ROOT, f'configs/yolo11/yolo11_{scale}_8xb16-600e_coco.py'))
     ours = MODELS.build(cfg.model)
     ours.load_state_dict(convert_yolo11_state_dict(state_dict), strict=True)
-    return ours.to(device)
+    ours.to(device)
+    # Channels-last, as the config's ChannelsLastHook makes it in a run.
+    ours.channels_last = apply_channels_last(ours, cfg)
+    return ours
 
 
 def build_train_models(scale, device):
@@ -169,7 +175,7 @@ def train_calls(args):
     calls = dict(ours=lambda: our_step(next(cycles['ours'])),
                  ultralytics=lambda: their_step(next(cycles['ultralytics'])),
                  control=lambda: our_step(next(cycles['control'])))
-    return calls, dict(first_loss=first)
+    return calls, dict(first_loss=first, channels_last=ours.channels_last)
 
 
 def predict_calls(args):
@@ -188,7 +194,11 @@ def predict_calls(args):
         # do (at Ultralytics' prior, about 1e-5, none passes the 0.001 threshold).
         for branch in theirs.model.model[-1].cv3:
             branch[-1].bias.fill_(CLASS_BIAS)
-    ours = fuse_conv_bn(our_detector(args.scale, theirs.model.state_dict(), args.device).eval())
+    ours = our_detector(args.scale, theirs.model.state_dict(), args.device).eval()
+    channels_last = ours.channels_last
+    ours = fuse_conv_bn(ours)
+    if channels_last:  # the fused weights keep the layout; made sure of
+        ours.to(memory_format=torch.channels_last)
     # Ultralytics' predict keeps each box's best class; our COCO config's evaluation
     # setting keeps every (box, class) pair above the threshold, as Ultralytics' val does.
     ours.bbox_head.test_cfg['multi_label'] = False
@@ -240,13 +250,14 @@ def predict_calls(args):
         raise SystemExit('the two models do not give the same raw outputs; timing them '
                          'would compare different work')
     return dict(ours=our_predict, ultralytics=their_predict, control=our_predict), \
-        dict(agreement=agreement)
+        dict(agreement=agreement, channels_last=channels_last)
 
 
 def markdown(result):
     setup = (f"YOLO11{result['scale']}, {result['task']}, batch {result['batch']} x "
              f"{result['image_size']} px, {result['device']}, "
-             f"{result['threads_during_timing']} threads, "
+             f"{result['threads_during_timing']} threads, ours "
+             f"{'channels-last' if result['channels_last'] else 'NCHW'}, "
              f"{result['rounds_run']} rounds x {result['repeats']}"
              f"{'' if result['resolved'] else ' (--max-rounds reached before the precision)'}")
     return '\n'.join([

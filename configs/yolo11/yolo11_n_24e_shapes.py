@@ -36,6 +36,7 @@ optim_wrapper = dict(
 custom_hooks = [
     dict(_base_.yolo11_schedule_hook, warmup_bias_lr=0.0),
     _base_.yolo11_ema_hook,
+    _base_.yolo11_channels_last_hook,
 ] + _base_.clip_joint_hooks
 default_hooks = dict(
     logger=dict(interval=25),

@@ -70,6 +70,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 custom_hooks = [
     _base_.yolo11_schedule_hook,
     _base_.yolo11_ema_hook,
+    _base_.yolo11_channels_last_hook,
     dict(type='PipelineSwitchHook', switch_epoch=max_epochs - close_mosaic_epochs,
          switch_pipeline=train_pipeline_stage2),
 ]

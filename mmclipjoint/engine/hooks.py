@@ -206,3 +206,34 @@ class RandomStateHook(Hook):
         torch.set_rng_state(state['torch'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])
+
+
+@HOOKS.register_module()
+class ChannelsLastHook(Hook):
+    """Hold the model's 4-D weights in channels-last (NHWC) memory format, so that its
+    convolutions produce, and the layers after them read, channels-last maps.
+
+    The computation is the same (up to float rounding); its speed is not: on a CPU,
+    oneDNN's convolutions and PyTorch's max-pooling and activations run faster on
+    channels-last maps (YOLO11n, 2-core CPU: a training step 0.94 of the same step in
+    NCHW, a 640-px prediction 0.85; an SPPF max-pooling 10x faster), and on a GPU
+    channels-last is what tensor-core convolutions under AMP prefer. It acts before the
+    run's other hooks (``VERY_HIGH``), so that copies they make of the model (EMA) are
+    channels-last as well; checkpoints hold the same values and load into a model in
+    either format."""
+
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        unwrap(runner.model).to(memory_format=torch.channels_last)
+
+
+def apply_channels_last(model, cfg) -> bool:
+    """What :class:`ChannelsLastHook` does at the start of a run, for tools that build a
+    config's model without a Runner (benchmarks): channels-last when ``cfg.custom_hooks``
+    lists the hook. Returns whether it did."""
+    if not any(hook.get('type') in ('ChannelsLastHook', ChannelsLastHook)
+               for hook in cfg.get('custom_hooks', None) or []):
+        return False
+    unwrap(model).to(memory_format=torch.channels_last)
+    return True

@@ -168,3 +168,51 @@ def test_contrastive_logits_stay_float32_under_autocast():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         logits = bank(torch.randn(3, 512).bfloat16())
     assert logits.dtype == torch.float32
+
+
+def test_channels_last_hook_keeps_the_computation_and_its_configs_use_it():
+    """ChannelsLastHook turns the model's 4-D weights (and so its maps) channels-last
+    before the run; losses and gradients stay those of the NCHW model. The YOLO11
+    configs list it after their EMA hook (it runs first: priority VERY_HIGH)."""
+    import copy
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+    from mmengine.registry import HOOKS
+    from mmengine.structures import InstanceData
+
+    from joint_testing import YOLO11_JOINT, build_detector
+    from mmdet.structures import DetDataSample
+    cfg = Config.fromfile(YOLO11_JOINT)
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    assert 'ChannelsLastHook' in hooks
+    hook = HOOKS.build(dict(type='ChannelsLastHook'))
+    assert hook.priority == 'VERY_HIGH'
+    model = build_detector(YOLO11_JOINT)
+    reference = copy.deepcopy(model)
+    hook.before_run(SimpleNamespace(model=model))
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert any(not c.weight.is_contiguous() for c in convs)  # a real change of layout
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 96, 96, generator=generator)
+    samples = []
+    for _ in range(2):
+        sample = DetDataSample(metainfo=dict(img_shape=(96, 96), pad_shape=(96, 96),
+                                             batch_input_shape=(96, 96)))
+        sample.gt_instances = InstanceData(bboxes=torch.tensor([[10., 12., 50., 60.]]),
+                                           labels=torch.tensor([1]))
+        samples.append(sample)
+    totals = []
+    for detector in (reference, model):
+        detector.train()
+        torch.manual_seed(0)  # the branch samples its background cells
+        losses = detector.loss(images, copy.deepcopy(samples))
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        total.backward()
+        totals.append(total.detach())
+    assert torch.allclose(totals[0], totals[1], rtol=1e-4)
+    # Gradients equal up to float rounding (summed in another order through ~100 layers).
+    for (name, a), (_, b) in zip(reference.named_parameters(), model.named_parameters()):
+        if a.grad is not None:
+            assert (a.grad - b.grad).norm() <= 1e-3 * a.grad.norm() + 1e-7, name
