@@ -212,7 +212,15 @@ def test_channels_last_hook_keeps_the_computation_and_its_configs_use_it():
         total.backward()
         totals.append(total.detach())
     assert torch.allclose(totals[0], totals[1], rtol=1e-4)
-    # Gradients equal up to float rounding (summed in another order through ~100 layers).
-    for (name, a), (_, b) in zip(reference.named_parameters(), model.named_parameters()):
-        if a.grad is not None:
-            assert (a.grad - b.grad).norm() <= 1e-3 * a.grad.norm() + 1e-7, name
+    # Gradients equal up to float rounding (summed in another order through ~100 layers):
+    # all of them within 1e-3 relative, each within 1e-3 of its own norm or, for the few
+    # that are rounding noise themselves (norms ~1e-8: biases whose gradients cancel),
+    # within 1e-6 of the whole gradient's norm.
+    pairs = [(name, a.grad, b.grad) for (name, a), (_, b)
+             in zip(reference.named_parameters(), model.named_parameters())
+             if a.grad is not None]
+    whole = torch.cat([a.flatten() for _, a, _ in pairs]).norm()
+    difference = torch.cat([(a - b).flatten() for _, a, b in pairs]).norm()
+    assert difference <= 1e-3 * whole
+    for name, a, b in pairs:
+        assert (a - b).norm() <= max(1e-3 * a.norm(), 1e-6 * whole), name
