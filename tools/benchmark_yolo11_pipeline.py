@@ -129,6 +129,13 @@ class EnoughIterations(Exception):
     """Raised by a run's per-iteration stamp once ``--iters`` iterations are done."""
 
 
+def stamp_iteration(stamps, iters):
+    """An iteration's end: its time, then out of the run once ``iters`` are done."""
+    stamps.append(('iter', time.perf_counter()))
+    if sum(kind == 'iter' for kind, _ in stamps) >= iters:
+        raise EnoughIterations
+
+
 def epochs_for(spec, images):
     return math.ceil(spec['iters'] / math.ceil(images / spec['batch']))
 
@@ -182,9 +189,7 @@ def run_ours(spec):
             stamps.append(('epoch', time.perf_counter()))
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            stamps.append(('iter', time.perf_counter()))
-            if sum(kind == 'iter' for kind, _ in stamps) >= spec['iters']:
-                raise EnoughIterations
+            stamp_iteration(stamps, spec['iters'])
 
     runner.register_hook(Stamp())
     try:
@@ -210,10 +215,8 @@ def run_ultralytics(spec):
         stamps.append(('epoch', time.perf_counter()))
 
     def batch_end(trainer):
-        stamps.append(('iter', time.perf_counter()))
-        if sum(kind == 'iter' for kind, _ in stamps) >= spec['iters']:
-            # Out of the trainer at once: its own stop would validate and save first.
-            raise EnoughIterations
+        # Out of the trainer at once: its own stop would validate and save first.
+        stamp_iteration(stamps, spec['iters'])
 
     model.add_callback('on_train_epoch_start', epoch_start)
     model.add_callback('on_train_batch_end', batch_end)
@@ -272,7 +275,7 @@ def markdown(results):
              '[range over repeats] |', '| --- | --- | --- |',
              f"| {results['images_per_s']['ours']:.2f} | "
              f"{results['images_per_s']['ultralytics']:.2f} | "
-             f"{ratio['ratio']:.3f} [{ratio['low']:.3f}, {ratio['high']:.3f}] |"]
+             f"{timing.format_ratio(ratio)} |"]
     return '\n'.join(lines) + '\n'
 
 

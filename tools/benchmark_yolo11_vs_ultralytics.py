@@ -116,10 +116,10 @@ def ultralytics_environment():
 
 
 def our_detector(scale, state_dict, device):
+    """Our YOLO11 COCO config's detector with the given weights, and the config."""
     from mmengine.config import Config
 
     import mmclipjoint  # noqa: F401
-    from mmclipjoint.engine.hooks import apply_channels_last
     from mmclipjoint.utils.ultralytics import convert_yolo11_state_dict
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
@@ -127,27 +127,28 @@ def our_detector(scale, state_dict, device):
     cfg = Config.fromfile(osp.join(ROOT, f'configs/yolo11/yolo11_{scale}_8xb16-600e_coco.py'))
     ours = MODELS.build(cfg.model)
     ours.load_state_dict(convert_yolo11_state_dict(state_dict), strict=True)
-    ours.to(device)
-    # Channels-last, as the config's ChannelsLastHook makes it in a run.
-    ours.channels_last = apply_channels_last(ours, cfg)
-    return ours
+    return ours.to(device), cfg
 
 
 def build_train_models(scale, device):
     ultralytics_environment()
     from ultralytics.nn.tasks import DetectionModel
     from ultralytics.utils.loss import v8DetectionLoss
+
+    from mmclipjoint.engine.hooks import apply_channels_last
     torch.manual_seed(0)
     theirs = DetectionModel(f'yolo11{scale}.yaml', nc=80, verbose=False).to(device).train()
     theirs.args = SimpleNamespace(box=7.5, cls=0.5, dfl=1.5)
     criterion = v8DetectionLoss(theirs)
-    ours = our_detector(scale, theirs.state_dict(), device).train()
-    return ours, theirs, criterion
+    ours, cfg = our_detector(scale, theirs.state_dict(), device)
+    # Channels-last, as the config's ChannelsLastHook makes it in a run.
+    channels_last = apply_channels_last(ours.train(), cfg)
+    return ours, theirs, criterion, channels_last
 
 
 def train_calls(args):
     """(ours, theirs) step functions and the first step's losses."""
-    ours, theirs, criterion = build_train_models(args.scale, args.device)
+    ours, theirs, criterion, channels_last = build_train_models(args.scale, args.device)
     batches = make_batches(max(args.repeats, 1), args.batch, args.image_size, args.device)
 
     def our_step(batch):
@@ -175,7 +176,7 @@ def train_calls(args):
     calls = dict(ours=lambda: our_step(next(cycles['ours'])),
                  ultralytics=lambda: their_step(next(cycles['ultralytics'])),
                  control=lambda: our_step(next(cycles['control'])))
-    return calls, dict(first_loss=first, channels_last=ours.channels_last)
+    return calls, dict(first_loss=first, channels_last=channels_last)
 
 
 def predict_calls(args):
@@ -184,6 +185,7 @@ def predict_calls(args):
     from mmcv.cnn import fuse_conv_bn
     from ultralytics import YOLO
 
+    from mmclipjoint.engine.hooks import apply_channels_last
     from mmdet.structures import DetDataSample
     torch.manual_seed(0)
     theirs = YOLO(f'yolo11{args.scale}.yaml')
@@ -194,11 +196,10 @@ def predict_calls(args):
         # do (at Ultralytics' prior, about 1e-5, none passes the 0.001 threshold).
         for branch in theirs.model.model[-1].cv3:
             branch[-1].bias.fill_(CLASS_BIAS)
-    ours = our_detector(args.scale, theirs.model.state_dict(), args.device).eval()
-    channels_last = ours.channels_last
-    ours = fuse_conv_bn(ours)
-    if channels_last:  # the fused weights keep the layout; made sure of
-        ours.to(memory_format=torch.channels_last)
+    ours, cfg = our_detector(args.scale, theirs.model.state_dict(), args.device)
+    ours = fuse_conv_bn(ours.eval())
+    # Channels-last, as the config's ChannelsLastHook makes it in a run.
+    channels_last = apply_channels_last(ours, cfg)
     # Ultralytics' predict keeps each box's best class; our COCO config's evaluation
     # setting keeps every (box, class) pair above the threshold, as Ultralytics' val does.
     ours.bbox_head.test_cfg['multi_label'] = False
